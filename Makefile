@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both install first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Offline machines (CI, development) seed the asset cache from here; elsewhere assets are downloaded.
+SHARED_ASSETS ?= ../shared/assets
+
+.PHONY: install assets demo test bench clean
+
+# torch is installed first and pinned: a bare `torch` requirement would pull the newest CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+assets: install
+	@if [ -d "$(SHARED_ASSETS)" ]; then \
+		$(BIN)/cyclist-dataset assets fetch --from "$(SHARED_ASSETS)"; \
+	else \
+		$(BIN)/cyclist-dataset assets fetch; \
+	fi
+
+demo: assets
+	$(BIN)/cyclist-dataset run pipelines/demo.toml
+
+test: assets
+	$(BIN)/pytest
+
+bench: assets
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) workspace *.egg-info

@@ -1,0 +1,3 @@
+from cyclist_dataset.cli import main
+
+main()

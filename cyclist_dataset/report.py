@@ -1,0 +1,48 @@
+"""What a workspace holds: the summary table `run` ends with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from cyclist_dataset.workspace import Workspace
+
+MANIFESTS = ("videos", "detections", "tracklets", "crops")
+
+
+def _read(workspace: Workspace, name: str, columns: list[str]) -> pd.DataFrame:
+    folder = workspace.manifest(name)
+    if not folder.is_dir() or not any(folder.glob("*.parquet")):
+        return pd.DataFrame(columns=columns)
+    return pd.read_parquet(folder, columns=columns)
+
+
+def summary(root: Path) -> pd.DataFrame:
+    """One row per video plus a total: frames, boxes detected and kept, tracklets, crops per split."""
+    workspace = Workspace(root)
+    videos = _read(workspace, "videos", ["video_id", "camera", "frame_count"]).set_index("video_id")
+    detections = _read(workspace, "detections", ["video_id", "kept"])
+    tracklets = _read(workspace, "tracklets", ["video_id", "tracklet_id"])
+    crops = _read(workspace, "crops", ["video_id", "split"])
+    table = pd.DataFrame(index=videos.index)
+    table["camera"] = videos["camera"]
+    table["frames"] = videos["frame_count"]
+    table["detections"] = detections.groupby("video_id").size()
+    table["kept"] = detections.groupby("video_id")["kept"].sum()
+    table["tracklets"] = tracklets.groupby("video_id")["tracklet_id"].nunique()
+    for part in ("train", "validation"):
+        table[f"crops_{part}"] = crops[crops["split"] == part].groupby("video_id").size()
+    numeric = table.columns.drop("camera")
+    table[numeric] = table[numeric].fillna(0).astype(int)
+    total = table[numeric].sum()
+    table.loc["TOTAL"] = {"camera": f"{table['camera'].nunique()} camera(s)", **total.to_dict()}
+    return table
+
+
+def where_outputs_are(root: Path) -> str:
+    workspace = Workspace(root)
+    lines = [f"workspace: {root}", f"  crops:     {root / 'crops'}"]
+    for name in MANIFESTS:
+        lines.append(f"  {name + ':':<11}{workspace.manifest(name)}   (pandas.read_parquet on this folder)")
+    return "\n".join(lines)

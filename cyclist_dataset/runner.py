@@ -1,0 +1,201 @@
+"""Runs the stages in order, per video, skipping finished work and redoing what changed.
+
+A stage result is trusted only if the fingerprint in its file matches the fingerprint of its
+current inputs (upstream results, input file, ROI file) and parameters (the stage's config
+section and code version). A failing video is reported and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cyclist_dataset import anonymize, assets, detect, filter as filter_stage, ingest, split, track, video
+from cyclist_dataset.config import PipelineConfig, VideoConfig
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.roi import Roi, load_roi
+from cyclist_dataset.workspace import (STAGE_OUTPUT, Workspace, fingerprint, read_fingerprint,
+                                       read_result, write_result)
+
+STAGES = tuple(STAGE_OUTPUT)
+# Bump a stage's version when its code changes what it writes: reruns then redo that stage.
+STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 1, "track": 1, "anonymize": 1, "split": 1}
+UPSTREAM = {"ingest": (), "detect": ("ingest",), "filter": ("detect",), "track": ("filter",),
+            "anonymize": ("ingest", "track"), "split": ("anonymize",)}
+INPUT_KEY = b"cyclist_dataset.input_key"
+
+
+@dataclass
+class RunReport:
+    done: list[tuple[str, str]] = field(default_factory=list)  # (stage, video_id) computed
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # up to date
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # video_id -> (stage, message)
+
+
+class _Context:
+    """What the stages of one run share: the config, the workspace, and lazily loaded models/ROIs."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.workspace = Workspace(config.workspace)
+        self._detector: detect.Detector | None = None
+        self._rois: dict[str, Roi] = {}
+
+    @property
+    def detector(self) -> detect.Detector:
+        if self._detector is None:
+            self._detector = detect.make_detector(self.config.detect)
+        return self._detector
+
+    def roi(self, camera: str) -> Roi:
+        if camera not in self._rois:
+            self._rois[camera] = load_roi(self.config.roi_path(camera))
+        return self._rois[camera]
+
+    def video_path(self, video_: VideoConfig) -> Path:
+        return assets.path(video_.asset) if video_.asset is not None else Path(video_.path)
+
+    def read(self, stage: str, video_id: str) -> pa.Table:
+        return read_result(self.workspace.stage_output(stage, video_id))
+
+    def video_row(self, video_id: str) -> dict:
+        return self.read("ingest", video_id).to_pylist()[0]
+
+
+def _input_key(path: Path) -> str:
+    stat = path.stat()
+    return fingerprint(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def _ingest(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    table = ingest.ingest_video(ctx.video_path(video_), video_.video_id, ctx.config.location.name, video_.camera,
+                                video_.source_name, ctx.config.video_start_utc(video_))
+    return table, {}
+
+
+def _detect(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    meta = ctx.video_row(video_.video_id)
+    frames = video.frames(Path(meta["path"]), meta["fps"])
+    table = detect.detect_frames(frames, ctx.detector, video_.video_id, total=meta["frame_count"])
+    return table, {"model": ctx.detector.identity}
+
+
+def _filter(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    meta = ctx.video_row(video_.video_id)
+    roi = ctx.roi(video_.camera).scaled_to(meta["width"], meta["height"], str(ctx.config.roi_path(video_.camera)))
+    return filter_stage.filter_detections(ctx.read("detect", video_.video_id), roi, ctx.config.filter), {}
+
+
+def _track(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    table = track.track_video(ctx.read("filter", video_.video_id), ctx.config.track,
+                              ctx.config.location.name, video_.camera)
+    return table, {}
+
+
+def _anonymize(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    meta = ctx.video_row(video_.video_id)
+    anonymize.remove_video_crops(ctx.workspace, meta["location"], meta["camera"], video_.video_id)
+    table = anonymize.write_crops(Path(meta["path"]), meta["fps"], meta["start_time"],
+                                  ctx.read("track", video_.video_id), ctx.workspace, ctx.config.anonymize)
+    return table, {}
+
+
+def _split(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    return split.assign_splits(ctx.read("anonymize", video_.video_id), ctx.config.split,
+                               ctx.config.location.timezone), {}
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[_Context, VideoConfig], tuple[pa.Table, dict]]] = {
+    "ingest": _ingest, "detect": _detect, "filter": _filter, "track": _track,
+    "anonymize": _anonymize, "split": _split,
+}
+
+
+def _stage_params(ctx: _Context, stage: str, video_: VideoConfig) -> dict:
+    config = ctx.config
+    if stage == "ingest":
+        return {"source": video_.source_name, "camera": video_.camera, "location": config.location.name,
+                "start_time": config.video_start_utc(video_).isoformat()}
+    if stage == "filter":
+        roi_file = config.roi_path(video_.camera)
+        roi_hash = assets.sha256_of(roi_file) if roi_file.is_file() else "missing"
+        return {"filter": config.filter.model_dump(mode="json"), "roi_sha256": roi_hash}
+    if stage == "split":
+        return {"split": config.split.model_dump(mode="json"), "timezone": config.location.timezone}
+    section = getattr(config, stage)
+    return {stage: section.model_dump(mode="json")}
+
+
+def _expected_fingerprint(ctx: _Context, stage: str, video_: VideoConfig) -> str:
+    upstream = []
+    for name in UPSTREAM[stage]:
+        found = read_fingerprint(ctx.workspace.stage_output(name, video_.video_id))
+        if found is None:
+            raise UserError(f"stage {stage} of video {video_.video_id} needs the {name} stage's result; "
+                            f"run with --stages {name},{stage} (or all stages)")
+        upstream.append(found)
+    return fingerprint(stage, STAGE_VERSION[stage], _stage_params(ctx, stage, video_), upstream)
+
+
+def _ingest_is_fresh(ctx: _Context, video_: VideoConfig, expected: str) -> bool:
+    """Ingest also checks the input file itself (path, size, mtime) without re-hashing its content."""
+    target = ctx.workspace.stage_output("ingest", video_.video_id)
+    if read_fingerprint(target) != expected:
+        return False
+    metadata = pq.read_schema(target).metadata or {}
+    try:
+        return metadata.get(INPUT_KEY, b"").decode() == _input_key(ctx.video_path(video_))
+    except (OSError, UserError):
+        return False
+
+
+def _run_unit(ctx: _Context, stage: str, video_: VideoConfig, force: bool) -> pa.Table | None:
+    """Compute one stage for one video unless its result is up to date; None when skipped."""
+    target = ctx.workspace.stage_output(stage, video_.video_id)
+    expected = _expected_fingerprint(ctx, stage, video_)
+    fresh = (_ingest_is_fresh(ctx, video_, expected) if stage == "ingest"
+             else read_fingerprint(target) == expected)
+    if fresh and not force:
+        return None
+    table, extra = STAGE_FUNCTIONS[stage](ctx, video_)
+    if stage == "ingest":
+        table = table.replace_schema_metadata({INPUT_KEY: _input_key(ctx.video_path(video_)).encode()})
+    write_result(table, target, expected, {**_stage_params(ctx, stage, video_), **extra})
+    return table
+
+
+def run_pipeline(config: PipelineConfig, stages: tuple[str, ...] = STAGES, force: bool = False,
+                 log: Callable[[str], None] = print) -> RunReport:
+    """Run the selected stages, in pipeline order, over every video of the pipeline."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise UserError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGES)}")
+    ctx = _Context(config)
+    if "filter" in stages:  # a bad ROI file should stop the run before hours of detection
+        for camera in config.cameras:
+            ctx.roi(camera.id)
+    report = RunReport()
+    with ctx.workspace.locked():
+        for stage in (s for s in STAGES if s in stages):
+            for video_ in (v for v in config.videos if v.video_id not in report.failed):
+                unit = (stage, video_.video_id)
+                try:
+                    table = _run_unit(ctx, stage, video_, force)
+                except UserError as exc:
+                    report.failed[video_.video_id] = (stage, str(exc))
+                    log(f"{stage:>9}  {video_.video_id}: FAILED: {exc}")
+                except Exception as exc:  # a bug or an unexpected input: report it, keep the other videos going
+                    report.failed[video_.video_id] = (stage, f"{type(exc).__name__}: {exc}")
+                    log(f"{stage:>9}  {video_.video_id}: FAILED with an unexpected error:\n{traceback.format_exc()}")
+                else:
+                    if table is None:
+                        report.skipped.append(unit)
+                    else:
+                        report.done.append(unit)
+                        log(f"{stage:>9}  {video_.video_id}: {table.num_rows} rows")
+    return report

@@ -1,0 +1,150 @@
+"""The whole pipeline on the real Radeberg footage with the real YOLOX-nano model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, DEMO, REPO
+from cyclist_dataset import video
+from cyclist_dataset.anonymize import blur, clip_box
+from cyclist_dataset.config import load_pipeline
+from cyclist_dataset.report import MANIFESTS
+from cyclist_dataset.runner import run_pipeline
+
+SORT_KEYS = {"videos": ["video_id"], "detections": ["video_id", "detection_id"],
+             "tracklets": ["video_id", "tracklet_id", "frame_index"], "crops": ["crop_path"]}
+
+
+def manifests(root: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(root / "manifests" / name).sort_values(SORT_KEYS[name]).reset_index(drop=True)
+            for name in MANIFESTS}
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+def test_cyclist_becomes_a_tracklet_with_crops(demo_run):
+    config, _ = demo_run
+    tables = manifests(config.workspace)
+    tracklets = tables["tracklets"][tables["tracklets"]["video_id"] == CYCLIST_VIDEO]
+    assert tracklets["tracklet_id"].nunique() >= 1
+    longest = tracklets.groupby("tracklet_id").size().idxmax()
+    path = tracklets[tracklets["tracklet_id"] == longest].sort_values("frame_index")
+    # The rider crosses from the far road (upper left) towards the camera (lower right).
+    assert path["timestamp_s"].iat[-1] - path["timestamp_s"].iat[0] >= 1.0
+    assert path["x1"].iat[-1] - path["x1"].iat[0] > 50
+    assert path["y2"].iat[-1] - path["y2"].iat[0] > 0
+    crops = tables["crops"][tables["crops"]["video_id"] == CYCLIST_VIDEO]
+    assert len(crops) == len(tracklets)
+    for relative in crops["crop_path"]:
+        image = cv2.imread(str(config.workspace / relative))
+        assert image is not None and image.shape[0] > 40
+    assert set(crops["split"]) <= {"train", "validation"}
+
+
+@pytest.mark.parametrize("video_id", CARS_ONLY_VIDEOS)
+def test_cars_only_clips_give_no_tracklets(demo_run, video_id):
+    config, _ = demo_run
+    tables = manifests(config.workspace)
+    assert video_id in set(tables["videos"]["video_id"])
+    assert (tables["detections"]["video_id"] == video_id).any()  # the detector ran and saw things
+    assert not (tables["tracklets"]["video_id"] == video_id).any()
+    assert not (tables["crops"]["video_id"] == video_id).any()
+
+
+def test_manifests_carry_lineage(demo_run):
+    config, _ = demo_run
+    crops = manifests(config.workspace)["crops"]
+    assert {"crop_path", "location", "camera", "video_id", "tracklet_id", "frame_index", "timestamp",
+            "x1", "y1", "x2", "y2", "score", "split", "anonymization", "model"} <= set(crops.columns)
+    row = crops.iloc[0]
+    videos = manifests(config.workspace)["videos"].set_index("video_id")
+    start = videos.loc[row["video_id"], "start_time"]
+    assert row["timestamp"] == start + pd.Timedelta(seconds=row["timestamp_s"])
+    assert str(row["timestamp"].tz) == "UTC"
+    assert json.loads(row["anonymization"])["method"] == "median"
+    assert row["model"].startswith("yolox_onnx:yolox_nano.onnx@sha256:695e750a")
+    # The explicit local start time 12:11:17 (Europe/Berlin, CET) is 11:11:17 UTC.
+    assert videos.loc[CYCLIST_VIDEO, "start_time"] == pd.Timestamp("2020-02-20 11:11:17", tz="UTC")
+
+
+def test_every_crop_on_disk_is_blurred(demo_run):
+    config, _ = demo_run
+    tables = manifests(config.workspace)
+    crops, videos = tables["crops"], tables["videos"].set_index("video_id")
+    assert len(crops) > 20
+    for video_id, rows in crops.groupby("video_id"):
+        meta = videos.loc[video_id]
+        by_frame = {i: g for i, g in rows.groupby("frame_index")}
+        for frame in video.frames(Path(meta["path"]), meta["fps"], wanted=set(by_frame)):
+            for row in by_frame[frame.index].itertuples():
+                x1, y1, x2, y2 = clip_box(np.array([row.x1, row.y1, row.x2, row.y2]), meta["width"], meta["height"])
+                raw = frame.image[y1:y2, x1:x2]
+                written = cv2.imread(str(config.workspace / row.crop_path))
+                assert written.shape == raw.shape
+                window = json.loads(row.anonymization)["window_px"]
+                to_raw = np.abs(written.astype(float) - raw).mean()
+                to_blurred = np.abs(written.astype(float) - blur(raw, "median", window)).mean()
+                assert to_blurred < 0.35 * to_raw, row.crop_path  # it is the blurred crop, not the raw one
+                sharpness = cv2.Laplacian(cv2.cvtColor(written, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+                raw_sharpness = cv2.Laplacian(cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+                assert sharpness < 0.75 * raw_sharpness, row.crop_path  # edges (faces) are softened
+
+
+def test_rerun_does_no_work_and_changes_no_file(demo_run):
+    config, _ = demo_run
+    before = file_digests(config.workspace)
+    mtimes = {p: p.stat().st_mtime_ns for p in config.workspace.rglob("*") if p.is_file() and p.name != ".lock"}
+    report = run_pipeline(config, log=lambda line: None)
+    assert report.done == [] and not report.failed
+    assert len(report.skipped) == 6 * len(config.videos)
+    assert file_digests(config.workspace) == before
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def test_changed_parameter_redoes_only_affected_stages(demo_run, tmp_path):
+    config, _ = demo_run
+    changed = config.model_copy(update={"split": config.split.model_copy(update={"validation_start_minute": 11, "validation_minutes": 1})})
+    report = run_pipeline(changed, log=lambda line: None)
+    assert {stage for stage, _ in report.done} == {"split"}
+    assert len(report.done) == len(config.videos)
+    crops = pd.read_parquet(config.workspace / "manifests" / "crops")
+    assert set(crops["split"]) == {"validation"}  # both cyclists crossed in minute 11 of their hours
+    run_pipeline(config, log=lambda line: None)  # restore for the other tests
+
+
+def test_killed_run_then_rerun_equals_uninterrupted_run(demo_run, tmp_path):
+    config, _ = demo_run
+    workspace = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "cyclist_dataset", "run", str(DEMO), "--workspace",
+                                str(workspace)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((workspace / "stages" / "detect").glob("*.parquet"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL  # killed mid-run, during the detect stage
+    assert not (workspace / "manifests" / "crops").exists()
+
+    report = run_pipeline(load_pipeline(DEMO, workspace), log=lambda line: None)
+    assert not report.failed
+    assert ("detect", config.videos[0].video_id) in report.skipped  # finished work is kept
+    expected, actual = manifests(config.workspace), manifests(workspace)
+    for name in MANIFESTS:
+        pd.testing.assert_frame_equal(actual[name], expected[name])
+    crop_digests = {k: v for k, v in file_digests(workspace).items() if k.startswith("crops/")}
+    assert crop_digests == {k: v for k, v in file_digests(config.workspace).items() if k.startswith("crops/")}
+    assert not list(workspace.rglob("*.tmp"))

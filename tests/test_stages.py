@@ -1,0 +1,113 @@
+"""Stage functions on small synthetic inputs (no disk), beside the real-footage tests."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+import shapely
+
+from cyclist_dataset import schemas
+from cyclist_dataset.anonymize import anonymize_crop, blur_window, clip_box
+from cyclist_dataset.config import AnonymizeConfig, FilterConfig, SplitConfig
+from cyclist_dataset.detections import Detections
+from cyclist_dataset.filter import drop_reasons
+from cyclist_dataset.roi import Roi, load_roi
+from cyclist_dataset.split import assign_splits
+
+SQUARE = Roi(shapely.box(100, 100, 300, 300), 400, 400)
+
+
+def detections(*rows: tuple) -> Detections:
+    return Detections(np.array([r[:4] for r in rows], np.float32), np.array([r[4] for r in rows], np.float32),
+                      np.array([r[5] for r in rows], dtype=object))
+
+
+def test_filter_rules_and_their_order():
+    boxes = detections(
+        (150, 100, 190, 200, 0.9, "person"),   # kept: 40 wide, w/h 0.4, bottom-centre (170, 200) inside
+        (150, 100, 190, 200, 0.9, "bicycle"),  # class
+        (150, 100, 190, 200, 0.5, "person"),   # score
+        (150, 100, 250, 200, 0.9, "person"),   # aspect ratio 1.0
+        (150, 100, 160, 200, 0.5, "person"),   # score and width: the first rule wins
+        (150, 100, 180, 200, 0.9, "person"),   # width 30 < 35
+        (10, 100, 50, 200, 0.9, "person"),     # outside the ROI
+        (150, 200, 190, 300, 0.9, "person"),   # bottom-centre (170, 300) on the boundary: inside
+        (80, 200, 120, 305, 0.9, "person"),    # box reaches into the ROI but its anchor (100, 305) is outside
+    )
+    config = FilterConfig(score_min=0.7, max_aspect_ratio=0.6, min_width_px=35)
+    assert drop_reasons(boxes, SQUARE, config).tolist() == [
+        None, "class", "score", "aspect_ratio", "score", "width", "roi", None, "roi"]
+
+
+def test_real_roi_keeps_the_road_and_drops_the_sidewalks():
+    roi = load_roi(__import__("conftest").REPO / "roi_definitions" / "radeberg" / "cam1.json")
+    road = np.array([[400, 300], [170, 240], [560, 430]])
+    sidewalks = np.array([[30, 180], [780, 150], [300, 90]])  # left pole, right sidewalk, far sidewalk
+    assert roi.contains(road).all() and not roi.contains(sidewalks).any()
+
+
+def test_roi_scales_to_another_resolution():
+    scaled = SQUARE.scaled_to(800, 800)
+    assert scaled.contains(np.array([[250, 250], [590, 590]])).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SQUARE.scaled_to(800, 400)
+    assert "aspect ratios differ" in str(caught[0].message)
+
+
+def test_exclude_polygons_cut_holes(tmp_path):
+    path = tmp_path / "cam.json"
+    path.write_text(json.dumps({"image_width": 400, "image_height": 400,
+                                "include": [[[0, 0], [400, 0], [400, 400], [0, 400]]],
+                                "exclude": [[[100, 100], [200, 100], [200, 200], [100, 200]]]}))
+    assert load_roi(path).contains(np.array([[50, 50], [150, 150]])).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("height, window", [(128, 5), (64, 3), (20, 3), (100, 5), (256, 11), (400, 17), (129, 7)])
+def test_blur_window_scales_with_crop_height_and_stays_odd(height, window):
+    assert blur_window(height, AnonymizeConfig()) == window
+
+
+def test_anonymize_crop_changes_a_textured_crop():
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 255, (128, 64, 3), dtype=np.uint8)
+    blurred, params = anonymize_crop(crop, AnonymizeConfig(method="gaussian"))
+    assert params == {"method": "gaussian", "window_px": 5, "reference": [5, 128]}
+    assert blurred.std() < 0.6 * crop.std()
+
+
+def test_clip_box_rounds_outwards_and_stays_in_the_frame():
+    assert clip_box(np.array([-3.2, 10.7, 50.1, 700.0]), 800, 600) == (0, 10, 51, 600)
+
+
+def crops_at(times: list[tuple[str, datetime]]) -> "schemas.pa.Table":
+    n = len(times)
+    return schemas.table(schemas.CROPS_UNSPLIT, {
+        "crop_path": [f"c{i}.jpg" for i in range(n)], "location": ["l"] * n, "camera": ["c"] * n,
+        "tracklet_id": [t for t, _ in times], "video_id": ["v"] * n, "frame_index": list(range(n)),
+        "timestamp_s": [0.0] * n, "timestamp": [ts for _, ts in times], "detection_id": list(range(n)),
+        "score": [0.9] * n, "x1": [0.0] * n, "y1": [0.0] * n, "x2": [1.0] * n, "y2": [1.0] * n,
+        "model": ["m"] * n, "anonymization": ["{}"] * n})
+
+
+def test_split_by_tracklet_midpoint_never_cuts_a_tracklet():
+    t0 = datetime(2020, 2, 20, 12, 49, 50, tzinfo=timezone.utc)  # 13:49:50 in Berlin
+    table = crops_at([
+        ("a", t0), ("a", t0 + timedelta(seconds=15)),       # midpoint 49:57.5 local -> train
+        ("b", t0 + timedelta(seconds=5)), ("b", t0 + timedelta(seconds=40)),   # midpoint 50:12.5 -> validation
+        ("c", t0 + timedelta(minutes=11)),                  # 00:50 of the next hour -> train
+    ])
+    split = assign_splits(table, SplitConfig(), "Europe/Berlin").to_pandas()
+    assert split.groupby("tracklet_id")["split"].agg(set).to_dict() == {
+        "a": {"train"}, "b": {"validation"}, "c": {"train"}}
+
+
+def test_split_window_may_wrap_past_the_hour():
+    t0 = datetime(2020, 2, 20, 12, 58, tzinfo=timezone.utc)
+    table = crops_at([("a", t0), ("b", t0 + timedelta(minutes=3)), ("c", t0 + timedelta(minutes=10))])
+    split = assign_splits(table, SplitConfig(validation_start_minute=55, validation_minutes=10), "UTC").to_pandas()
+    assert split.set_index("tracklet_id")["split"].to_dict() == {"a": "validation", "b": "validation", "c": "train"}
