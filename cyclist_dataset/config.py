@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cyclist_dataset.assets import REGISTRY
 from cyclist_dataset.errors import ConfigError
 
 
@@ -53,6 +54,8 @@ class VideoConfig(_Section):
     def _one_source(self) -> "VideoConfig":
         if (self.asset is None) == (self.path is None):
             raise ValueError("give exactly one of `asset` (a registry name) or `path` (a file)")
+        if self.asset is not None and self.asset not in REGISTRY:
+            raise ValueError(f"asset {self.asset!r} is not in the asset registry (`cyclist-dataset assets list`)")
         return self
 
     @property
@@ -186,6 +189,9 @@ def load_pipeline(path: Path | str, workspace: Path | None = None) -> PipelineCo
         config = PipelineConfig.model_validate({**raw, "source": path})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
+    detect = config.detect
+    if detect.model not in REGISTRY:
+        detect = detect.model_copy(update={"model": str(base / detect.model)})
     resolved_videos = tuple(
         v.model_copy(update={"path": base / v.path}) if v.path is not None else v for v in config.videos
     )
@@ -194,6 +200,7 @@ def load_pipeline(path: Path | str, workspace: Path | None = None) -> PipelineCo
             "workspace": (workspace if workspace is not None else base / config.workspace).resolve(),
             "roi_dir": (base / config.roi_dir).resolve(),
             "videos": resolved_videos,
+            "detect": detect,
         }
     )
     for video in config.videos:

@@ -111,10 +111,16 @@ class YoloxOnnxDetector:
         return [self.postprocess(out, box) for out, (_, box) in zip(raw, prepared)]
 
 
-def make_detector(config: DetectConfig) -> Detector:
+def model_path(config: DetectConfig) -> Path:
+    """The model file: a registry asset (hash-checked) or a file given in the pipeline."""
     model = assets.path(config.model) if config.model in assets.REGISTRY else Path(config.model)
     if not model.is_file():
         raise UserError(f"detect.model {config.model!r} is neither a registry asset nor an existing file")
+    return model
+
+
+def make_detector(config: DetectConfig) -> Detector:
+    model = model_path(config)
     class_names = assets.path("models/coco_classes.txt").read_text().split("\n")
     return YoloxOnnxDetector(model, [c.strip() for c in class_names if c.strip()], config)
 

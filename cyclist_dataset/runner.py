@@ -7,6 +7,7 @@ section and code version). A failing video is reported and does not stop the oth
 
 from __future__ import annotations
 
+import functools
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,10 @@ class _Context:
         if self._detector is None:
             self._detector = detect.make_detector(self.config.detect)
         return self._detector
+
+    @functools.cached_property
+    def model_sha256(self) -> str:
+        return assets.sha256_of(detect.model_path(self.config.detect))
 
     def roi(self, camera: str) -> Roi:
         if camera not in self._rois:
@@ -125,6 +130,8 @@ def _stage_params(ctx: _Context, stage: str, video_: VideoConfig) -> dict:
         roi_file = config.roi_path(video_.camera)
         roi_hash = assets.sha256_of(roi_file) if roi_file.is_file() else "missing"
         return {"filter": config.filter.model_dump(mode="json"), "roi_sha256": roi_hash}
+    if stage == "detect":  # the model file's content, not just its name, decides the result
+        return {"detect": config.detect.model_dump(mode="json"), "model_sha256": ctx.model_sha256}
     if stage == "split":
         return {"split": config.split.model_dump(mode="json"), "timezone": config.location.timezone}
     section = getattr(config, stage)

@@ -90,6 +90,7 @@ def test_missing_roi_file(tmp_path):
     (lambda s: s.replace('camera = "cam1"', 'camera = "cam9"'), "'cam9' is not one of the cameras"),
     (lambda s: s.replace("start_time = 2020-02-20T13:11:00", ""), "no recording start time in its file name"),
     (lambda s: s + "\n[anonymize]\nwindow_px = 4\n", "window_px must be odd"),
+    (lambda s: s.replace('path = "clip.mp4"', 'asset = "footage/nowhere.mp4"'), "not in the asset registry"),
     (lambda s: s.replace('[location]', '[location]\ntimezone = "Mars/Olympus"'), "unknown time zone"),
 ])
 def test_bad_pipeline_file_names_file_and_key(tmp_path, edit, expected):
