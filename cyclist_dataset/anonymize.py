@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
@@ -56,6 +57,15 @@ def anonymize_crop(crop: np.ndarray, config: AnonymizeConfig) -> tuple[np.ndarra
                                                 "reference": [config.window_px, config.reference_height_px]}
 
 
+def crop_box(row, mode: str) -> np.ndarray:
+    """The region to cut out: the rider's box, or (``rider_and_bicycle``) its union with the paired bicycle."""
+    box = np.array([row.x1, row.y1, row.x2, row.y2], dtype=float)
+    if mode == "rider_and_bicycle" and not pd.isna(row.bicycle_x1):
+        bicycle = np.array([row.bicycle_x1, row.bicycle_y1, row.bicycle_x2, row.bicycle_y2], dtype=float)
+        box = np.concatenate([np.minimum(box[:2], bicycle[:2]), np.maximum(box[2:], bicycle[2:])])
+    return box
+
+
 def crop_file_name(tracklet_id: str, camera: str, frame_index: int) -> str:
     """Market-1501-like: identity (tracklet), camera, frame."""
     return f"{tracklet_id}_{camera}_f{frame_index:06d}.jpg"
@@ -84,10 +94,11 @@ def write_crops(video_path: Path, fps: float, start_time: datetime, tracklets: p
     for frame in video.frames(video_path, fps, wanted=set(by_frame)):
         height, width = frame.image.shape[:2]
         for row in by_frame[frame.index].itertuples(index=False):
-            x1, y1, x2, y2 = clip_box(np.array([row.x1, row.y1, row.x2, row.y2]), width, height)
+            x1, y1, x2, y2 = clip_box(crop_box(row, config.crop), width, height)
             if x2 - x1 < 2 or y2 - y1 < 2:
                 continue
             blurred, params = anonymize_crop(frame.image[y1:y2, x1:x2], config)
+            params["crop"] = config.crop
             ok, jpeg = cv2.imencode(".jpg", blurred, encode)
             if not ok:
                 raise RuntimeError(f"JPEG encoding failed for {row.tracklet_id} frame {frame.index}")
@@ -97,8 +108,10 @@ def write_crops(video_path: Path, fps: float, start_time: datetime, tracklets: p
                 tmp.write_bytes(jpeg.tobytes())
             columns["crop_path"].append(workspace.relative(target))
             for name in ("location", "camera", "tracklet_id", "video_id", "frame_index", "timestamp_s",
-                         "detection_id", "score", "x1", "y1", "x2", "y2", "model"):
+                         "detection_id", "score", "model"):
                 columns[name].append(getattr(row, name))
+            for name, value in zip(("x1", "y1", "x2", "y2"), (x1, y1, x2, y2)):
+                columns[name].append(value)
             columns["timestamp"].append(start_time + timedelta(seconds=frame.timestamp_s))
             columns["anonymization"].append(json.dumps(params, sort_keys=True))
             progress.update()

@@ -67,17 +67,48 @@ class VideoConfig(_Section):
         return self.id or Path(self.source_name).stem
 
 
+FASTER_RCNN_ARCHITECTURES = ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_resnet50_fpn",
+                             "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn")
+# Filter score thresholds per backend: the thesis's 0.7 was set for Faster R-CNN; YOLOX-nano's
+# scores run lower (measured on the Radeberg crossings, see README "Choosing thresholds").
+DEFAULT_SCORE_MIN = {"faster_rcnn": 0.7, "yolox_onnx": 0.4}
+
+
 class DetectConfig(_Section):
-    backend: Literal["yolox_onnx"] = "yolox_onnx"
-    model: str = "models/yolox_nano.onnx"  # asset name or file path
+    backend: Literal["faster_rcnn", "yolox_onnx"] = "faster_rcnn"
+    # faster_rcnn: a torchvision architecture and its weights: "DEFAULT" (torchvision's COCO weights,
+    # cached in $TORCH_HOME/hub/checkpoints) or a local .pth checkpoint of that architecture
+    architecture: Literal[FASTER_RCNN_ARCHITECTURES] = "fasterrcnn_resnet50_fpn_v2"  # type: ignore[valid-type]
+    weights: str = "DEFAULT"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    half: bool = False  # float16 inference, CUDA only
+    # yolox_onnx: an asset name or a file path, and onnxruntime providers (empty: CUDA when available, else CPU)
+    model: str = "models/yolox_nano.onnx"
+    providers: tuple[str, ...] = ()
+    inference_workers: int = Field(0, ge=0)  # CPU sessions run side by side; 0: one per core
+    # both
     classes: tuple[str, ...] = ("person", "bicycle")
     score_min: float = Field(0.25, ge=0, le=1)  # the detector's own floor; the filter stage applies the real rule
     nms_iou: float = Field(0.45, gt=0, le=1)
+    batch_size: int = Field(8, ge=1)
+    # Run the detector at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every frame
+    sample_fps: float | None = Field(None, gt=0)
+    # Rider-bicycle pairing: a bicycle may belong to a person whose box covers this share of it
+    pairing_min_overlap: float = Field(0.3, gt=0, le=1)
+
+    @property
+    def identity_params(self) -> dict:
+        """The settings that decide this backend's output (others are ignored for fingerprints)."""
+        shared = {k: getattr(self, k) for k in ("backend", "classes", "score_min", "nms_iou", "sample_fps",
+                                                "pairing_min_overlap")}
+        if self.backend == "faster_rcnn":
+            return {**shared, "architecture": self.architecture, "weights": self.weights, "half": self.half}
+        return {**shared, "model": self.model}
 
 
 class FilterConfig(_Section):
     classes: tuple[str, ...] = ("person",)  # classes that become tracklets (riders)
-    score_min: float = Field(0.7, ge=0, le=1)
+    score_min: float | None = Field(None, ge=0, le=1)  # unset: the backend's default (DEFAULT_SCORE_MIN)
     max_aspect_ratio: float = Field(0.6, gt=0)  # width / height
     min_width_px: float = Field(60, ge=0)
 
@@ -89,6 +120,10 @@ class TrackConfig(_Section):
     expiration_s: float = Field(0.5, gt=0)
     min_pickup_s: float = Field(0.3, ge=0)
     naive_max_gap_s: float = Field(1.0, gt=0)  # Algorithm 1: young tracks (<= 2 boxes) match within this gap
+    # A tracklet is a cyclist when its rider is paired with a bicycle in at least this share of its boxes;
+    # the detector misses bicycles often (YOLOX-nano pairs the Radeberg riders in 21-48% of frames).
+    require_bicycle: bool = True
+    min_bicycle_share: float = Field(0.15, ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> "TrackConfig":
@@ -99,6 +134,7 @@ class TrackConfig(_Section):
 
 class AnonymizeConfig(_Section):
     method: Literal["median", "gaussian", "average"] = "median"
+    crop: Literal["rider", "rider_and_bicycle"] = "rider"  # thesis: the rider's box
     window_px: int = Field(5, ge=3)  # blur window at the reference crop height (thesis: 5 px at 128 px)
     reference_height_px: int = Field(128, ge=1)
     jpeg_quality: int = Field(95, ge=1, le=100)
@@ -128,6 +164,13 @@ class PipelineConfig(_Section):
     anonymize: AnonymizeConfig = AnonymizeConfig()
     split: SplitConfig = SplitConfig()
     source: Path = Path("<memory>")  # the pipeline file, for messages
+
+    @model_validator(mode="after")
+    def _backend_defaults(self) -> "PipelineConfig":
+        if self.filter.score_min is None:
+            score_min = DEFAULT_SCORE_MIN[self.detect.backend]
+            object.__setattr__(self, "filter", self.filter.model_copy(update={"score_min": score_min}))
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> "PipelineConfig":
@@ -192,6 +235,8 @@ def load_pipeline(path: Path | str, workspace: Path | None = None) -> PipelineCo
     detect = config.detect
     if detect.model not in REGISTRY:
         detect = detect.model_copy(update={"model": str(base / detect.model)})
+    if detect.weights != "DEFAULT":
+        detect = detect.model_copy(update={"weights": str(base / detect.weights)})
     resolved_videos = tuple(
         v.model_copy(update={"path": base / v.path}) if v.path is not None else v for v in config.videos
     )

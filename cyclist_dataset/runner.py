@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from cyclist_dataset import anonymize, assets, detect, filter as filter_stage, ingest, split, track, video
 from cyclist_dataset.config import PipelineConfig, VideoConfig
-from cyclist_dataset.errors import UserError
+from cyclist_dataset.errors import ConfigError, UserError
 from cyclist_dataset.roi import Roi, load_roi
 from cyclist_dataset.workspace import (STAGE_OUTPUT, Workspace, fingerprint, read_fingerprint,
                                        read_result, write_result)
@@ -50,12 +50,18 @@ class _Context:
     @property
     def detector(self) -> detect.Detector:
         if self._detector is None:
-            self._detector = detect.make_detector(self.config.detect)
+            try:
+                self._detector = detect.make_detector(self.config.detect)
+            except UserError as exc:  # the model is the run's, not one video's problem: stop the run
+                raise ConfigError(f"{self.config.source}: [detect]: {exc}") from None
         return self._detector
 
     @functools.cached_property
-    def model_sha256(self) -> str:
-        return assets.sha256_of(detect.model_path(self.config.detect))
+    def weights_sha256(self) -> str:
+        try:
+            return detect.weights_sha256(self.config.detect)
+        except UserError as exc:
+            raise ConfigError(f"{self.config.source}: [detect]: {exc}") from None
 
     def roi(self, camera: str) -> Roi:
         if camera not in self._rois:
@@ -84,9 +90,10 @@ def _ingest(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 
 def _detect(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
-    meta = ctx.video_row(video_.video_id)
-    frames = video.frames(Path(meta["path"]), meta["fps"])
-    table = detect.detect_frames(frames, ctx.detector, video_.video_id, total=meta["frame_count"])
+    meta, config = ctx.video_row(video_.video_id), ctx.config.detect
+    frames = video.frames(Path(meta["path"]), meta["fps"], sample_fps=config.sample_fps)
+    expected = meta["frame_count"] * min(1.0, (config.sample_fps or meta["fps"]) / meta["fps"])
+    table = detect.detect_frames(frames, ctx.detector, video_.video_id, config, total=round(expected))
     return table, {"model": ctx.detector.identity}
 
 
@@ -97,9 +104,8 @@ def _filter(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 
 def _track(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
-    table = track.track_video(ctx.read("filter", video_.video_id), ctx.config.track,
-                              ctx.config.location.name, video_.camera)
-    return table, {}
+    return track.track_video(ctx.read("filter", video_.video_id), ctx.config.track,
+                             ctx.config.location.name, video_.camera)
 
 
 def _anonymize(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
@@ -131,7 +137,7 @@ def _stage_params(ctx: _Context, stage: str, video_: VideoConfig) -> dict:
         roi_hash = assets.sha256_of(roi_file) if roi_file.is_file() else "missing"
         return {"filter": config.filter.model_dump(mode="json"), "roi_sha256": roi_hash}
     if stage == "detect":  # the model file's content, not just its name, decides the result
-        return {"detect": config.detect.model_dump(mode="json"), "model_sha256": ctx.model_sha256}
+        return {"detect": config.detect.identity_params, "weights_sha256": ctx.weights_sha256}
     if stage == "split":
         return {"split": config.split.model_dump(mode="json"), "timezone": config.location.timezone}
     section = getattr(config, stage)
@@ -183,9 +189,12 @@ def run_pipeline(config: PipelineConfig, stages: tuple[str, ...] = STAGES, force
     if unknown:
         raise UserError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGES)}")
     ctx = _Context(config)
-    if "filter" in stages:  # a bad ROI file should stop the run before hours of detection
+    # Problems of the whole run stop it before any work: a bad ROI file, a missing model file.
+    if "filter" in stages:
         for camera in config.cameras:
             ctx.roi(camera.id)
+    if "detect" in stages:
+        _ = ctx.weights_sha256  # hashes the model file; a missing one raises ConfigError
     report = RunReport()
     with ctx.workspace.locked():
         for stage in (s for s in STAGES if s in stages):
@@ -193,6 +202,8 @@ def run_pipeline(config: PipelineConfig, stages: tuple[str, ...] = STAGES, force
                 unit = (stage, video_.video_id)
                 try:
                     table = _run_unit(ctx, stage, video_, force)
+                except ConfigError:
+                    raise
                 except UserError as exc:
                     report.failed[video_.video_id] = (stage, str(exc))
                     log(f"{stage:>9}  {video_.video_id}: FAILED: {exc}")

@@ -18,6 +18,15 @@ _BOX = [
     pa.field("x2", pa.float32(), nullable=False),
     pa.field("y2", pa.float32(), nullable=False),
 ]
+# A rider's paired bicycle in the same frame (null when none was paired).
+_BICYCLE = [
+    pa.field("bicycle_detection_id", pa.int64()),
+    pa.field("bicycle_score", pa.float32()),
+    pa.field("bicycle_x1", pa.float32()),
+    pa.field("bicycle_y1", pa.float32()),
+    pa.field("bicycle_x2", pa.float32()),
+    pa.field("bicycle_y2", pa.float32()),
+]
 _FRAME = [
     pa.field("video_id", pa.string(), nullable=False),
     pa.field("frame_index", pa.int64(), nullable=False),
@@ -48,6 +57,7 @@ RAW_DETECTIONS = pa.schema([
     pa.field("score", pa.float32(), nullable=False),
     *_BOX,
     pa.field("model", pa.string(), nullable=False),  # backend:file@sha256
+    *_BICYCLE,
 ])
 
 # manifests/detections: the raw boxes with the filter's verdict.
@@ -65,6 +75,7 @@ TRACKLETS = pa.schema([
     pa.field("score", pa.float32(), nullable=False),
     *_BOX,
     pa.field("model", pa.string(), nullable=False),
+    *_BICYCLE,
 ])
 
 # stages/anonymize: one row per crop written (the split is added by the split stage).
@@ -77,7 +88,7 @@ _CROP_COLUMNS = [
     pa.field("timestamp", UTC_TIME, nullable=False),  # recording time of the frame
     pa.field("detection_id", pa.int64(), nullable=False),
     pa.field("score", pa.float32(), nullable=False),
-    *_BOX,
+    *_BOX,  # the region cut out: the rider's box, or its union with the bicycle's (anonymize.crop)
     pa.field("model", pa.string(), nullable=False),
     pa.field("anonymization", pa.string(), nullable=False),  # JSON: method and parameters
 ]

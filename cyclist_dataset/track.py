@@ -212,16 +212,25 @@ def tracklet_id(video_id: str, number: int) -> str:
     return f"{video_id}_t{number:04d}"
 
 
-def track_video(detections: pa.Table, config: TrackConfig, location: str, camera: str) -> pa.Table:
-    """The track stage: the kept boxes of one video (filter output) -> one row per tracklet box."""
-    kept = detections.filter(detections.column("kept")).to_pandas()
-    xyxy = kept[["x1", "y1", "x2", "y2"]].to_numpy(dtype=float)
-    tracklets = track(kept["timestamp_s"].to_numpy(), xyxy, config, kept["frame_index"].to_numpy())
-    rows = [(t.number, row) for t in tracklets for row in t.rows]
-    picked = kept.iloc[[row for _, row in rows]]
-    ids = [tracklet_id(str(video_id), number) for (number, _), video_id in zip(rows, picked["video_id"])]
-    return schemas.table(schemas.TRACKLETS, {
-        "tracklet_id": ids, "location": [location] * len(rows), "camera": [camera] * len(rows),
-        **{name: picked[name].to_numpy() for name in ("video_id", "frame_index", "timestamp_s", "detection_id",
-                                                      "score", "x1", "y1", "x2", "y2", "model")},
+def track_video(detections: pa.Table, config: TrackConfig, location: str, camera: str) -> tuple[pa.Table, dict]:
+    """The track stage: the kept boxes of one video (filter output) -> one row per box of a cyclist tracklet.
+
+    A tracklet is a cyclist when its rider is paired with a bicycle in at least
+    ``min_bicycle_share`` of its boxes (with ``require_bicycle``). Returns the table and counts.
+    """
+    kept = detections.filter(detections.column("kept"))
+    xyxy = np.stack([kept.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
+    tracklets = track(kept.column("timestamp_s").to_numpy(), xyxy, config, kept.column("frame_index").to_numpy())
+    paired = kept.column("bicycle_detection_id").is_valid().to_numpy(zero_copy_only=False)
+    cyclists = [t for t in tracklets
+                if not config.require_bicycle or paired[t.rows].mean() >= config.min_bicycle_share]
+    rows = np.concatenate([t.rows for t in cyclists]) if cyclists else np.zeros(0, np.int64)
+    picked = kept.take(pa.array(rows, pa.int64()))
+    video_id = picked.column("video_id").to_pylist()
+    numbers = [number for number, t in enumerate(cyclists, start=1) for _ in t.rows]
+    table = schemas.table(schemas.TRACKLETS, {
+        "tracklet_id": [tracklet_id(v, n) for v, n in zip(video_id, numbers)],
+        "location": [location] * len(rows), "camera": [camera] * len(rows),
+        **{name: picked.column(name) for name in schemas.TRACKLETS.names if name in picked.column_names},
     })
+    return table, {"tracklets": len(cyclists), "dropped_not_cyclist": len(tracklets) - len(cyclists)}

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import cv2
 import numpy as np
 
 from cyclist_dataset.errors import VideoError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,26 +62,81 @@ def probe(path: Path) -> VideoInfo:
         capture.release()
 
 
-def frames(path: Path, fps: float, wanted: set[int] | None = None) -> Iterator[Frame]:
-    """Stream frames in order; with ``wanted``, decode only those indices' pixels (grab the rest).
+def frames(path: Path, fps: float, wanted: set[int] | None = None,
+           sample_fps: float | None = None) -> Iterator[Frame]:
+    """Stream frames in order, decoding only the pixels of frames that are yielded (others are grabbed).
 
-    Timestamps are index / fps: the recording's nominal frame clock, the same on every rerun.
+    ``wanted`` picks frame indices; ``sample_fps`` picks, for each sample time k / sample_fps, the
+    first frame at or after it: chosen by timestamp, so e.g. 10 of 25 fps never drifts. Timestamps
+    are index / fps: the recording's nominal frame clock, the same on every rerun.
     """
     if wanted is not None and not wanted:
         return
     capture = _open(path)
     try:
         last = max(wanted) if wanted is not None else None
+        next_sample = 0.0
         index = 0
         while last is None or index <= last:
-            if wanted is not None and index not in wanted:
+            timestamp = index / fps
+            take = wanted is None or index in wanted
+            if sample_fps is not None:
+                take = take and timestamp >= next_sample - 1e-9
+            if not take:
                 if not capture.grab():
                     break
             else:
                 ok, image = capture.read()
                 if not ok:
                     break
-                yield Frame(index=index, timestamp_s=index / fps, image=image)
+                if sample_fps is not None:
+                    next_sample = (math.floor(timestamp * sample_fps + 1e-9) + 1) / sample_fps
+                yield Frame(index=index, timestamp_s=timestamp, image=image)
             index += 1
     finally:
         capture.release()
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterable[T], depth: int = 16) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, ``depth`` ahead: decoding overlaps the consumer's work.
+
+    OpenCV decoding and onnxruntime/torch inference release the GIL, so the two really run in
+    parallel. An exception in the producer is raised in the consumer; memory stays bounded.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the consumer has gone
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="frame-decoder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -25,6 +25,8 @@ id = "cam1"
 camera = "cam1"
 path = "{video}"
 start_time = 2020-02-20T13:11:00
+[detect]
+backend = "yolox_onnx"
 """
 
 
@@ -45,8 +47,7 @@ def test_corrupt_video_is_reported_by_name_and_others_go_on(tmp_path, asset_cach
     good = asset_cache / "footage/radeberg/Testvideo_FR20_2020-02-20_13-00-00.mp4"
     corrupt.write_bytes(good.read_bytes()[:3000])  # a truncated download
     pipeline = pipeline_dir(tmp_path, "broken.mp4")
-    with pipeline.open("a") as f:
-        f.write(f'\n[[videos]]\ncamera = "cam1"\npath = "{good}"\n')
+    pipeline.write_text(pipeline.read_text().replace("[detect]", f'[[videos]]\ncamera = "cam1"\npath = "{good}"\n[detect]'))
     result = cli("run", str(pipeline))
     assert result.returncode == 1
     assert "broken" in result.stderr and "ingest" in result.stderr
@@ -106,6 +107,15 @@ def test_bad_pipeline_file_names_file_and_key(tmp_path, edit, expected):
 def test_missing_pipeline_file(tmp_path):
     result = cli("run", str(tmp_path / "absent.toml"))
     assert result.returncode == 2 and "pipeline file not found" in result.stderr
+
+
+def test_missing_detector_weights_stop_the_run_before_any_work(tmp_path):
+    pipeline = pipeline_dir(tmp_path, "whatever.mp4")
+    pipeline.write_text(pipeline.read_text().replace('backend = "yolox_onnx"', 'backend = "faster_rcnn"\nweights = "nope.pth"'))
+    result = cli("run", str(pipeline))
+    assert result.returncode == 2 and "p.toml: [detect]" in result.stderr
+    assert f"checkpoint not found: {tmp_path / 'nope.pth'}" in result.stderr
+    assert not (tmp_path / "ws" / "manifests").exists()  # stopped before any work
 
 
 def test_unknown_stage(tmp_path):

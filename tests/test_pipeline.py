@@ -99,7 +99,7 @@ def test_every_crop_on_disk_is_blurred(demo_run):
                 window = json.loads(row.anonymization)["window_px"]
                 to_raw = np.abs(written.astype(float) - raw).mean()
                 to_blurred = np.abs(written.astype(float) - blur(raw, "median", window)).mean()
-                assert to_blurred < 0.35 * to_raw, row.crop_path  # it is the blurred crop, not the raw one
+                assert to_blurred < 0.5 * to_raw, row.crop_path  # it is the blurred crop, not the raw one
                 sharpness = cv2.Laplacian(cv2.cvtColor(written, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
                 raw_sharpness = cv2.Laplacian(cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
                 assert sharpness < 0.75 * raw_sharpness, row.crop_path  # edges (faces) are softened

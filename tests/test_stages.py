@@ -80,6 +80,19 @@ def test_anonymize_crop_changes_a_textured_crop():
     assert blurred.std() < 0.6 * crop.std()
 
 
+def test_crop_is_the_rider_or_its_union_with_the_bicycle():
+    from types import SimpleNamespace
+
+    from cyclist_dataset.anonymize import crop_box
+
+    rider = dict(x1=100.0, y1=50.0, x2=140.0, y2=150.0)
+    paired = SimpleNamespace(**rider, bicycle_x1=90.0, bicycle_y1=110.0, bicycle_x2=160.0, bicycle_y2=170.0)
+    unpaired = SimpleNamespace(**rider, bicycle_x1=None, bicycle_y1=None, bicycle_x2=None, bicycle_y2=None)
+    assert crop_box(paired, "rider").tolist() == [100, 50, 140, 150]
+    assert crop_box(paired, "rider_and_bicycle").tolist() == [90, 50, 160, 170]
+    assert crop_box(unpaired, "rider_and_bicycle").tolist() == [100, 50, 140, 150]
+
+
 def test_clip_box_rounds_outwards_and_stays_in_the_frame():
     assert clip_box(np.array([-3.2, 10.7, 50.1, 700.0]), 800, 600) == (0, 10, 51, 600)
 
