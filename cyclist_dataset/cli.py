@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,6 +24,11 @@ assets_app = typer.Typer(help="Models and sample footage, pinned by upstream URL
 app.add_typer(assets_app, name="assets")
 
 
+roi_app = typer.Typer(help="Regions of interest: check the polygon files, preview them over real frames.",
+                      no_args_is_help=True)
+app.add_typer(roi_app, name="roi")
+
+
 @app.command()
 def run(
     pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML), e.g. pipelines/demo.toml.")],
@@ -37,7 +43,7 @@ def run(
     """Run the pipeline's stages over every video. Finished, unchanged work is skipped; changed
     parameters or inputs redo the affected stages. Ends with where the outputs are and a summary."""
     from cyclist_dataset.config import load_pipeline
-    from cyclist_dataset.report import summary, where_outputs_are
+    from cyclist_dataset.report import drops, summary, where_outputs_are
     from cyclist_dataset.runner import STAGES, run_pipeline
 
     config = load_pipeline(pipeline, workspace)
@@ -46,10 +52,77 @@ def run(
     typer.echo(f"\n{len(report.done)} stage result(s) computed, {len(report.skipped)} up to date.")
     typer.echo(where_outputs_are(config.workspace))
     typer.echo("\n" + summary(config.workspace).to_string())
+    typer.echo("\nboxes dropped by the filter, by the first rule they fail:\n" + drops(config.workspace).to_string())
     if report.failed:
         typer.echo(f"\n{len(report.failed)} video(s) failed:", err=True)
         for video_id, (stage, message) in report.failed.items():
             typer.echo(f"  {video_id} (stage {stage}): {message}", err=True)
+        raise typer.Exit(1)
+
+
+@roi_app.command("preview")
+def roi_preview(
+    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+    camera: Annotated[str, typer.Option(help="Camera id, as in the pipeline's [[cameras]].")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    frame: Annotated[int, typer.Option(help="Frame index in the video.")] = 0,
+    video: Annotated[Optional[str], typer.Option(help="Video id; default: the camera's first video.")] = None,
+) -> None:
+    """Draw a camera's ROI polygons over a real frame, with the pipeline's detector's boxes of that
+    frame: green if the filter keeps them, red with the rule that drops them (class, score,
+    aspect_ratio, width, roi). The dot on each box is the point tested against the ROI."""
+    import cv2
+
+    from cyclist_dataset.config import load_pipeline
+    from cyclist_dataset.preview import preview_frame
+    from cyclist_dataset.workspace import atomic_path
+
+    config = load_pipeline(pipeline)
+    image, found, reasons = preview_frame(config, camera, video, frame)
+    ok, png = cv2.imencode(".png", image)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(png.tobytes())
+    kept = sum(r is None for r in reasons)
+    dropped = Counter(r for r in reasons if r is not None)
+    typer.echo(f"{out}: {len(found)} boxes, {kept} kept"
+               + "".join(f", {n} dropped by {reason}" for reason, n in sorted(dropped.items())))
+
+
+@roi_app.command("check")
+def roi_check(
+    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+) -> None:
+    """Validate the ROI file of every camera of a pipeline (points, polygons, image size) and
+    compare it with the size of that camera's videos. Exits with status 1 if any is wrong."""
+    from cyclist_dataset.config import load_pipeline
+    from cyclist_dataset.errors import RoiError
+    from cyclist_dataset.roi import load_roi
+    from cyclist_dataset.runner import source_path
+    from cyclist_dataset.video import probe
+
+    config = load_pipeline(pipeline)
+    failures = 0
+    for camera in config.cameras:
+        path = config.roi_path(camera.id)
+        try:
+            roi = load_roi(path)
+        except RoiError as exc:
+            failures += 1
+            typer.echo(f"FAIL {camera.id}: {exc}", err=True)
+            continue
+        share = roi.area.area / (roi.image_width * roi.image_height)
+        typer.echo(f"ok   {camera.id}: {path} ({roi.image_width}x{roi.image_height}, {share:.0%} of the frame)")
+        for video in (v for v in config.videos if v.camera == camera.id):
+            try:
+                info = probe(source_path(video))
+            except UserError as exc:
+                typer.echo(f"     {video.video_id}: cannot check its size: {exc}", err=True)
+                continue
+            if (info.width, info.height) != (roi.image_width, roi.image_height):
+                same_shape = abs(info.width / info.height - roi.image_width / roi.image_height) < 0.01
+                typer.echo(f"     {video.video_id}: {info.width}x{info.height}, the polygons are scaled"
+                           + ("" if same_shape else " and stretched (aspect ratios differ)"))
+    if failures:
         raise typer.Exit(1)
 
 

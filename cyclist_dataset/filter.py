@@ -34,14 +34,17 @@ def drop_reasons(detections: Detections, roi: Roi, config: FilterConfig) -> np.n
     return reasons
 
 
-def filter_detections(raw: pa.Table, roi: Roi, config: FilterConfig) -> pa.Table:
-    """The raw detections of one video with a `kept` flag and a `drop_reason` per box."""
+def filter_detections(raw: pa.Table, roi: Roi, config: FilterConfig) -> tuple[pa.Table, dict]:
+    """The raw detections of one video with a `kept` flag and a `drop_reason` per box, and how many
+    boxes each rule dropped (for the dataset report)."""
     xyxy = np.stack([raw.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
     detections = Detections(xyxy, raw.column("score").to_numpy(),
                             np.asarray(raw.column("class_name").to_pylist(), dtype=object))
     reasons = drop_reasons(detections, roi, config)
-    return schemas.table(schemas.DETECTIONS, {
+    table = schemas.table(schemas.DETECTIONS, {
         **{name: raw.column(name) for name in schemas.RAW_DETECTIONS.names},
         "kept": [r is None for r in reasons],
         "drop_reason": reasons.tolist(),
     })
+    dropped = {reason: int(np.sum(reasons == reason)) for reason in DROP_REASONS}
+    return table, {"kept": len(reasons) - sum(dropped.values()), "dropped": dropped}

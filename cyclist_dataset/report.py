@@ -40,6 +40,17 @@ def summary(root: Path) -> pd.DataFrame:
     return table
 
 
+def drops(root: Path) -> pd.DataFrame:
+    """Per video, how many detected boxes each filter rule dropped (the first rule a box fails)."""
+    from cyclist_dataset.filter import DROP_REASONS
+
+    detections = _read(Workspace(root), "detections", ["video_id", "drop_reason"])
+    counts = detections.groupby(["video_id", "drop_reason"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=list(DROP_REASONS), fill_value=0)
+    counts.loc["TOTAL"] = counts.sum()
+    return counts
+
+
 def where_outputs_are(root: Path) -> str:
     workspace = Workspace(root)
     lines = [f"workspace: {root}", f"  crops:     {root / 'crops'}"]

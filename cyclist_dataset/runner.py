@@ -25,7 +25,7 @@ from cyclist_dataset.workspace import (STAGE_OUTPUT, Workspace, fingerprint, rea
 
 STAGES = tuple(STAGE_OUTPUT)
 # Bump a stage's version when its code changes what it writes: reruns then redo that stage.
-STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 1, "track": 1, "anonymize": 1, "split": 1}
+STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 2, "track": 1, "anonymize": 1, "split": 1}
 UPSTREAM = {"ingest": (), "detect": ("ingest",), "filter": ("detect",), "track": ("filter",),
             "anonymize": ("ingest", "track"), "split": ("anonymize",)}
 INPUT_KEY = b"cyclist_dataset.input_key"
@@ -36,6 +36,11 @@ class RunReport:
     done: list[tuple[str, str]] = field(default_factory=list)  # (stage, video_id) computed
     skipped: list[tuple[str, str]] = field(default_factory=list)  # up to date
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # video_id -> (stage, message)
+
+
+def source_path(video_: VideoConfig) -> Path:
+    """The file of a pipeline video: its registry asset (hash-checked) or its path."""
+    return assets.path(video_.asset) if video_.asset is not None else Path(video_.path)
 
 
 class _Context:
@@ -69,7 +74,7 @@ class _Context:
         return self._rois[camera]
 
     def video_path(self, video_: VideoConfig) -> Path:
-        return assets.path(video_.asset) if video_.asset is not None else Path(video_.path)
+        return source_path(video_)
 
     def read(self, stage: str, video_id: str) -> pa.Table:
         return read_result(self.workspace.stage_output(stage, video_id))
@@ -100,7 +105,7 @@ def _detect(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 def _filter(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
     meta = ctx.video_row(video_.video_id)
     roi = ctx.roi(video_.camera).scaled_to(meta["width"], meta["height"], str(ctx.config.roi_path(video_.camera)))
-    return filter_stage.filter_detections(ctx.read("detect", video_.video_id), roi, ctx.config.filter), {}
+    return filter_stage.filter_detections(ctx.read("detect", video_.video_id), roi, ctx.config.filter)
 
 
 def _track(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
