@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,6 +33,7 @@ test: assets
 
 bench: assets
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/ray_executor.py
 
 clean:
 	rm -rf $(VENV) workspace *.egg-info

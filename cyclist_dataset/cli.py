@@ -39,6 +39,17 @@ def run(
         "Each needs its upstream stages' results in the workspace.")] = None,
     force: Annotated[bool, typer.Option(
         help="Redo the selected stages even where their results are up to date.")] = False,
+    executor: Annotated[str, typer.Option(
+        help="Where videos run: local (this machine) or ray (a Ray cluster; pip install 'cyclist-dataset[ray]').")
+    ] = "local",
+    workers: Annotated[Optional[int], typer.Option(
+        help="Videos processed at once. local: processes (default 1: the detector already uses every "
+        "core); ray: actors (default: the cluster's CPUs / --cpus-per-worker).")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster address (e.g. ray://head:10001 or auto); default: connect to a running local "
+        "cluster, or start one on this machine.")] = None,
+    cpus_per_worker: Annotated[int, typer.Option(help="ray: CPUs per worker (its detector's threads).")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(help="ray: GPUs per worker.")] = 0,
 ) -> None:
     """Run the pipeline's stages over every video. Finished, unchanged work is skipped; changed
     parameters or inputs redo the affected stages. Ends with where the outputs are and a summary."""
@@ -48,7 +59,11 @@ def run(
 
     config = load_pipeline(pipeline, workspace)
     selected = tuple(s.strip() for s in stages.split(",")) if stages else STAGES
-    report = run_pipeline(config, selected, force=force, log=lambda line: typer.echo(line, err=True))
+    from cyclist_dataset.executors import make_executor
+
+    runner_executor = make_executor(executor, workers, address, cpus_per_worker, gpus_per_worker)
+    report = run_pipeline(config, selected, force=force, log=lambda line: typer.echo(line, err=True),
+                          executor=runner_executor)
     typer.echo(f"\n{len(report.done)} stage result(s) computed, {len(report.skipped)} up to date.")
     typer.echo(where_outputs_are(config.workspace))
     typer.echo("\n" + summary(config.workspace).to_string())

@@ -8,13 +8,17 @@ section and code version). A failing video is reported and does not stop the oth
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from cyclist_dataset import anonymize, assets, detect, filter as filter_stage, ingest, split, track, video
 from cyclist_dataset.config import PipelineConfig, VideoConfig
@@ -23,9 +27,12 @@ from cyclist_dataset.roi import Roi, load_roi
 from cyclist_dataset.workspace import (STAGE_OUTPUT, Workspace, fingerprint, read_fingerprint,
                                        read_result, write_result)
 
+if TYPE_CHECKING:
+    from cyclist_dataset.executors import Executor
+
 STAGES = tuple(STAGE_OUTPUT)
 # Bump a stage's version when its code changes what it writes: reruns then redo that stage.
-STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 2, "track": 1, "anonymize": 1, "split": 1}
+STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 2, "track": 2, "anonymize": 1, "split": 1}
 UPSTREAM = {"ingest": (), "detect": ("ingest",), "filter": ("detect",), "track": ("filter",),
             "anonymize": ("ingest", "track"), "split": ("anonymize",)}
 INPUT_KEY = b"cyclist_dataset.input_key"
@@ -109,8 +116,11 @@ def _filter(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 
 def _track(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
+    # The ROI and filter rules let the low-score pass re-check boxes the filter dropped for their score.
+    meta = ctx.video_row(video_.video_id)
+    roi = ctx.roi(video_.camera).scaled_to(meta["width"], meta["height"], str(ctx.config.roi_path(video_.camera)))
     return track.track_video(ctx.read("filter", video_.video_id), ctx.config.track,
-                             ctx.config.location.name, video_.camera)
+                             ctx.config.location.name, video_.camera, roi=roi, filter_config=ctx.config.filter)
 
 
 def _anonymize(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
@@ -172,6 +182,20 @@ def _ingest_is_fresh(ctx: _Context, video_: VideoConfig, expected: str) -> bool:
         return False
 
 
+def _maybe_inject_fault(stage: str, video_id: str) -> None:
+    """Test hook: ``CYCLIST_DATASET_KILL_ONCE=MARKER_DIR:VIDEO_ID:STAGE`` kills this process (SIGKILL) the
+    first time that stage of that video has computed its result but not yet written it."""
+    spec = os.environ.get("CYCLIST_DATASET_KILL_ONCE")
+    if not spec:
+        return
+    marker_dir, target_video, target_stage = spec.rsplit(":", 2)
+    marker = Path(marker_dir) / f"killed-{target_video}-{target_stage}"
+    if (video_id, stage) == (target_video, target_stage) and not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _run_unit(ctx: _Context, stage: str, video_: VideoConfig, force: bool) -> pa.Table | None:
     """Compute one stage for one video unless its result is up to date; None when skipped."""
     target = ctx.workspace.stage_output(stage, video_.video_id)
@@ -181,44 +205,98 @@ def _run_unit(ctx: _Context, stage: str, video_: VideoConfig, force: bool) -> pa
     if fresh and not force:
         return None
     table, extra = STAGE_FUNCTIONS[stage](ctx, video_)
+    _maybe_inject_fault(stage, video_.video_id)
     if stage == "ingest":
         table = table.replace_schema_metadata({INPUT_KEY: _input_key(ctx.video_path(video_)).encode()})
     write_result(table, target, expected, {**_stage_params(ctx, stage, video_), **extra})
     return table
 
 
+@dataclass
+class VideoResult:
+    """What one work unit (all selected stages of one video) did; small and picklable for executors."""
+
+    video_id: str
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: tuple[str, str] | None = None  # (stage, message)
+    log: list[str] = field(default_factory=list)
+    frames: int = 0
+
+
+# One context per process and config: a worker loads its models once and reuses them for every video.
+_contexts: dict[str, _Context] = {}
+
+
+def context_for(config: PipelineConfig) -> _Context:
+    key = fingerprint(config.model_dump(mode="json"))
+    if key not in _contexts:
+        _contexts.clear()
+        _contexts[key] = _Context(config)
+    return _contexts[key]
+
+
+def run_video(config: PipelineConfig, video_id: str, stages: tuple[str, ...], force: bool) -> VideoResult:
+    """The work unit: the selected stages of one video, in order, stopping at its first failure.
+
+    Raises ConfigError (a problem of the whole run); every other error is the video's and is returned.
+    """
+    ctx = context_for(config)
+    video_ = next(v for v in config.videos if v.video_id == video_id)
+    result = VideoResult(video_id)
+    for stage in (s for s in STAGES if s in stages):
+        try:
+            table = _run_unit(ctx, stage, video_, force)
+        except ConfigError:
+            raise
+        except UserError as exc:
+            result.failed = (stage, str(exc))
+            result.log.append(f"{stage:>9}  {video_id}: FAILED: {exc}")
+            break
+        except Exception as exc:  # a bug or an unexpected input: report it, keep the other videos going
+            result.failed = (stage, f"{type(exc).__name__}: {exc}")
+            result.log.append(f"{stage:>9}  {video_id}: FAILED with an unexpected error:\n{traceback.format_exc()}")
+            break
+        if table is None:
+            result.skipped.append(stage)
+        else:
+            result.done.append(stage)
+            result.log.append(f"{stage:>9}  {video_id}: {table.num_rows} rows")
+    ingested = ctx.workspace.stage_output("ingest", video_id)
+    if ingested.is_file():
+        result.frames = int(read_result(ingested).column("frame_count")[0].as_py())
+    return result
+
+
 def run_pipeline(config: PipelineConfig, stages: tuple[str, ...] = STAGES, force: bool = False,
-                 log: Callable[[str], None] = print) -> RunReport:
-    """Run the selected stages, in pipeline order, over every video of the pipeline."""
+                 log: Callable[[str], None] = print, executor: "Executor | None" = None) -> RunReport:
+    """Run the selected stages over every video of the pipeline, one work unit per video, on an
+    executor (default: in this process, one video after another)."""
+    from cyclist_dataset.executors import LocalExecutor
+
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise UserError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGES)}")
-    ctx = _Context(config)
+    ctx = context_for(config)
     # Problems of the whole run stop it before any work: a bad ROI file, a missing model file.
     if "filter" in stages:
         for camera in config.cameras:
             ctx.roi(camera.id)
     if "detect" in stages:
         _ = ctx.weights_sha256  # hashes the model file; a missing one raises ConfigError
+    executor = executor or LocalExecutor()
     report = RunReport()
-    with ctx.workspace.locked():
-        for stage in (s for s in STAGES if s in stages):
-            for video_ in (v for v in config.videos if v.video_id not in report.failed):
-                unit = (stage, video_.video_id)
-                try:
-                    table = _run_unit(ctx, stage, video_, force)
-                except ConfigError:
-                    raise
-                except UserError as exc:
-                    report.failed[video_.video_id] = (stage, str(exc))
-                    log(f"{stage:>9}  {video_.video_id}: FAILED: {exc}")
-                except Exception as exc:  # a bug or an unexpected input: report it, keep the other videos going
-                    report.failed[video_.video_id] = (stage, f"{type(exc).__name__}: {exc}")
-                    log(f"{stage:>9}  {video_.video_id}: FAILED with an unexpected error:\n{traceback.format_exc()}")
-                else:
-                    if table is None:
-                        report.skipped.append(unit)
-                    else:
-                        report.done.append(unit)
-                        log(f"{stage:>9}  {video_.video_id}: {table.num_rows} rows")
+    video_ids = [v.video_id for v in config.videos]
+    with ctx.workspace.locked(), tqdm(total=len(video_ids), desc="videos", unit="video") as progress:
+        started, frames = time.perf_counter(), 0
+        for result in executor.run(config, video_ids, stages, force):
+            for line in result.log:
+                log(line)
+            report.done += [(stage, result.video_id) for stage in result.done]
+            report.skipped += [(stage, result.video_id) for stage in result.skipped]
+            if result.failed:
+                report.failed[result.video_id] = result.failed
+            frames += result.frames
+            progress.set_postfix(frames_per_s=f"{frames / (time.perf_counter() - started):.1f}", refresh=False)
+            progress.update()
     return report
