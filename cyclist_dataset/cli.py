@@ -168,6 +168,24 @@ def assets_list() -> None:
     typer.echo(f"cache: {asset_registry.cache_dir()}")
 
 
+def _register_stage_tools() -> None:
+    """Commands that live beside their stage's module."""
+    from cyclist_dataset.anonymize_cli import anonymize_video, audit_privacy
+    from cyclist_dataset.dataset_cli import labels_app, pull, release_app
+    from cyclist_dataset.tracking_cli import eval_tracks, track_mot
+
+    app.command("anonymize-video")(anonymize_video)
+    app.command("audit-privacy")(audit_privacy)
+    app.command("track-mot")(track_mot)
+    app.command("eval-tracks")(eval_tracks)
+    app.add_typer(labels_app, name="labels")
+    app.add_typer(release_app, name="release")
+    app.command("pull")(pull)
+
+
+_register_stage_tools()
+
+
 def main() -> None:
     try:
         app()

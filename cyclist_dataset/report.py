@@ -8,7 +8,7 @@ import pandas as pd
 
 from cyclist_dataset.workspace import Workspace
 
-MANIFESTS = ("videos", "detections", "tracklets", "crops")
+MANIFESTS = ("videos", "detections", "tracklets", "tracklet_summary", "crops")
 
 
 def _read(workspace: Workspace, name: str, columns: list[str]) -> pd.DataFrame:
@@ -53,7 +53,8 @@ def drops(root: Path) -> pd.DataFrame:
 
 def where_outputs_are(root: Path) -> str:
     workspace = Workspace(root)
-    lines = [f"workspace: {root}", f"  crops:     {root / 'crops'}"]
+    lines = [f"workspace: {root}", f"  {'crop images:':<18}{root / 'crops'}",
+             "manifests (read each folder with pandas.read_parquet):"]
     for name in MANIFESTS:
-        lines.append(f"  {name + ':':<11}{workspace.manifest(name)}   (pandas.read_parquet on this folder)")
+        lines.append(f"  {name + ':':<18}{workspace.manifest(name)}")
     return "\n".join(lines)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 STAGES = tuple(STAGE_OUTPUT)
 # Bump a stage's version when its code changes what it writes: reruns then redo that stage.
-STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 2, "track": 2, "anonymize": 1, "split": 1}
+STAGE_VERSION = {"ingest": 1, "detect": 1, "filter": 2, "track": 2, "anonymize": 2, "split": 1}
 UPSTREAM = {"ingest": (), "detect": ("ingest",), "filter": ("detect",), "track": ("filter",),
             "anonymize": ("ingest", "track"), "split": ("anonymize",)}
 INPUT_KEY = b"cyclist_dataset.input_key"
@@ -116,11 +116,13 @@ def _filter(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 
 def _track(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
-    # The ROI and filter rules let the low-score pass re-check boxes the filter dropped for their score.
+    # The ROI and filter rules let the low-score pass re-check boxes the filter dropped for their score;
+    # gaps are filled at the frames the detector ran on.
     meta = ctx.video_row(video_.video_id)
     roi = ctx.roi(video_.camera).scaled_to(meta["width"], meta["height"], str(ctx.config.roi_path(video_.camera)))
-    return track.track_video(ctx.read("filter", video_.video_id), ctx.config.track,
-                             ctx.config.location.name, video_.camera, roi=roi, filter_config=ctx.config.filter)
+    frames = track.detector_frames(meta["fps"], meta["frame_count"], ctx.config.detect.sample_fps)
+    return track.track_video(ctx.read("filter", video_.video_id), ctx.config.track, ctx.config.location.name,
+                             video_.camera, roi=roi, filter_config=ctx.config.filter, frames=frames)
 
 
 def _anonymize(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
@@ -128,13 +130,18 @@ def _anonymize(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
     anonymize.remove_video_crops(ctx.workspace, meta["location"], meta["camera"], video_.video_id)
     table = anonymize.write_crops(Path(meta["path"]), meta["fps"], meta["start_time"],
                                   ctx.read("track", video_.video_id), ctx.workspace, ctx.config.anonymize)
-    return table, {}
+    audited = table.column("audit_passed").drop_null()
+    failed = len(audited) - sum(audited.to_pylist())
+    # Face detector and audit model identities (SHA-256) are in every row's `anonymization` JSON.
+    return table, {"crops": table.num_rows, "audit_failed": failed}
 
 
 def _split(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
-    return split.assign_splits(ctx.read("anonymize", video_.video_id), ctx.config.split,
-                               ctx.config.location.timezone), {}
+    return split.split_crops(ctx.read("anonymize", video_.video_id), ctx.config.split, ctx.config.location.timezone)
 
+
+# Tables derived from a stage's result and written beside it (paths: workspace.SIDE_OUTPUT).
+SIDE_TABLES: dict[str, Callable[[pa.Table], pa.Table]] = {"track": track.summarize_tracklets}
 
 STAGE_FUNCTIONS: dict[str, Callable[[_Context, VideoConfig], tuple[pa.Table, dict]]] = {
     "ingest": _ingest, "detect": _detect, "filter": _filter, "track": _track,
@@ -208,7 +215,10 @@ def _run_unit(ctx: _Context, stage: str, video_: VideoConfig, force: bool) -> pa
     _maybe_inject_fault(stage, video_.video_id)
     if stage == "ingest":
         table = table.replace_schema_metadata({INPUT_KEY: _input_key(ctx.video_path(video_)).encode()})
-    write_result(table, target, expected, {**_stage_params(ctx, stage, video_), **extra})
+    params = {**_stage_params(ctx, stage, video_), **extra}
+    if stage in SIDE_TABLES:  # first, so that a crash between the two writes leaves the stage unfinished
+        write_result(SIDE_TABLES[stage](table), ctx.workspace.side_output(stage, video_.video_id), expected, params)
+    write_result(table, target, expected, params)
     return table
 
 

@@ -3,7 +3,7 @@
 Layout (one helper builds every path)::
 
     WORKSPACE/
-      manifests/{videos,detections,tracklets,crops}/<video_id>.parquet   # the public manifests
+      manifests/{videos,detections,tracklets,tracklet_summary,crops}/<video_id>.parquet  # public manifests
       stages/{detect,anonymize}/<video_id>.parquet                       # intermediate results
       crops/<location>/<camera>/<tracklet_id>/<file>.jpg
 
@@ -42,6 +42,7 @@ STAGE_OUTPUT = {
     "anonymize": "stages/anonymize",
     "split": "manifests/crops",
 }
+SIDE_OUTPUT = {"track": "manifests/tracklet_summary"}
 
 
 class Workspace:
@@ -50,6 +51,10 @@ class Workspace:
 
     def stage_output(self, stage: str, video_id: str) -> Path:
         return self.root / STAGE_OUTPUT[stage] / f"{video_id}.parquet"
+
+    def side_output(self, stage: str, video_id: str) -> Path:
+        """A second table a stage writes per video (before its main result, which marks completion)."""
+        return self.root / SIDE_OUTPUT[stage] / f"{video_id}.parquet"
 
     def manifest(self, name: str) -> Path:
         return self.root / "manifests" / name

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 import shapely
 
-from cyclist_dataset import schemas
 from cyclist_dataset.anonymize import anonymize_crop, blur_window, clip_box
-from cyclist_dataset.config import AnonymizeConfig, FilterConfig, SplitConfig
+from cyclist_dataset.config import AnonymizeConfig, FilterConfig
 from cyclist_dataset.detections import Detections
 from cyclist_dataset.filter import drop_reasons
 from cyclist_dataset.roi import Roi, load_roi
-from cyclist_dataset.split import assign_splits
 
 SQUARE = Roi(shapely.box(100, 100, 300, 300), 400, 400)
 
@@ -95,32 +92,3 @@ def test_crop_is_the_rider_or_its_union_with_the_bicycle():
 
 def test_clip_box_rounds_outwards_and_stays_in_the_frame():
     assert clip_box(np.array([-3.2, 10.7, 50.1, 700.0]), 800, 600) == (0, 10, 51, 600)
-
-
-def crops_at(times: list[tuple[str, datetime]]) -> "schemas.pa.Table":
-    n = len(times)
-    return schemas.table(schemas.CROPS_UNSPLIT, {
-        "crop_path": [f"c{i}.jpg" for i in range(n)], "location": ["l"] * n, "camera": ["c"] * n,
-        "tracklet_id": [t for t, _ in times], "video_id": ["v"] * n, "frame_index": list(range(n)),
-        "timestamp_s": [0.0] * n, "timestamp": [ts for _, ts in times], "detection_id": list(range(n)),
-        "score": [0.9] * n, "x1": [0.0] * n, "y1": [0.0] * n, "x2": [1.0] * n, "y2": [1.0] * n,
-        "model": ["m"] * n, "anonymization": ["{}"] * n})
-
-
-def test_split_by_tracklet_midpoint_never_cuts_a_tracklet():
-    t0 = datetime(2020, 2, 20, 12, 49, 50, tzinfo=timezone.utc)  # 13:49:50 in Berlin
-    table = crops_at([
-        ("a", t0), ("a", t0 + timedelta(seconds=15)),       # midpoint 49:57.5 local -> train
-        ("b", t0 + timedelta(seconds=5)), ("b", t0 + timedelta(seconds=40)),   # midpoint 50:12.5 -> validation
-        ("c", t0 + timedelta(minutes=11)),                  # 00:50 of the next hour -> train
-    ])
-    split = assign_splits(table, SplitConfig(), "Europe/Berlin").to_pandas()
-    assert split.groupby("tracklet_id")["split"].agg(set).to_dict() == {
-        "a": {"train"}, "b": {"validation"}, "c": {"train"}}
-
-
-def test_split_window_may_wrap_past_the_hour():
-    t0 = datetime(2020, 2, 20, 12, 58, tzinfo=timezone.utc)
-    table = crops_at([("a", t0), ("b", t0 + timedelta(minutes=3)), ("c", t0 + timedelta(minutes=10))])
-    split = assign_splits(table, SplitConfig(validation_start_minute=55, validation_minutes=10), "UTC").to_pandas()
-    assert split.set_index("tracklet_id")["split"].to_dict() == {"a": "validation", "b": "validation", "c": "train"}
