@@ -86,6 +86,8 @@ class DetectConfig(_Section):
     model: str = "models/yolox_nano.onnx"
     providers: tuple[str, ...] = ()
     inference_workers: int = Field(0, ge=0)  # CPU sessions run side by side; 0: one per core
+    # Decode frames in a background thread (overlaps inference); off where a worker has a single CPU
+    prefetch: bool = True
     # both
     classes: tuple[str, ...] = ("person", "bicycle")
     score_min: float = Field(0.25, ge=0, le=1)  # the detector's own floor; the filter stage applies the real rule

@@ -22,8 +22,10 @@ class Executor(Protocol):
 
 
 def _sized(config: PipelineConfig, cpus_per_worker: int) -> PipelineConfig:
-    """Each worker's detector uses only the CPUs it was given (one onnxruntime session per CPU)."""
-    detect = config.detect.model_copy(update={"inference_workers": max(1, cpus_per_worker)})
+    """Each worker's detector uses only the CPUs it was given: one onnxruntime session per CPU, and
+    no decode thread beside a single one (it would take CPU time from the other workers)."""
+    cpus = max(1, cpus_per_worker)
+    detect = config.detect.model_copy(update={"inference_workers": cpus, "prefetch": cpus > 1})
     return config.model_copy(update={"detect": detect})
 
 

@@ -21,7 +21,6 @@ modified and a name is never reused. ``verify_release`` re-checks every checksum
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import re
@@ -33,6 +32,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cyclist_dataset import __version__, schemas
+from cyclist_dataset.assets import sha256_of
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.labels import (LabelVersion, atomic_dir, get_version, link_or_copy, read_crops,
                                     remove_stale_partials, tracklet_fingerprints)
@@ -399,20 +399,12 @@ def dataset_card(meta: dict, splits: dict[str, pd.DataFrame], hours: pd.Series, 
 # ---------------------------------------------------------------- checksums
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
 
 
 def _write_checksums(folder: Path) -> None:
-    lines = [f"{_sha256(folder / name)}  {name}\n" for name in _files(folder)]
+    lines = [f"{sha256_of(folder / name)}  {name}\n" for name in _files(folder)]
     (folder / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
 
 
@@ -433,7 +425,7 @@ def verify_release(release_dir: Path) -> tuple[int, list[str]]:
         path = release_dir / name
         if not path.is_file():
             problems.append(f"{name}: missing")
-        elif _sha256(path) != digest:
+        elif sha256_of(path) != digest:
             problems.append(f"{name}: content changed (SHA-256 differs from {CHECKSUMS})")
     problems += [f"{name}: not part of the release (added later)" for name in _files(release_dir) if name not in listed]
     return len(listed), problems

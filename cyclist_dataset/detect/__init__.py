@@ -98,7 +98,9 @@ def detect_frames(frames: Iterable[Frame], detector: Detector, video_id: str, co
                 columns[name] += values
 
     batch: list[tuple[Frame, Any]] = []
-    stream = prefetched((frame, detector.prepare(frame.image)) for frame in frames)
+    stream = ((frame, detector.prepare(frame.image)) for frame in frames)
+    if config.prefetch:
+        stream = prefetched(stream)
     for frame, prepared in tqdm(stream, total=total, desc=f"detect {video_id}", unit="frame", leave=False):
         batch.append((frame, prepared))
         if len(batch) >= config.batch_size:
