@@ -29,7 +29,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -353,7 +352,7 @@ def write_crops(video_path: Path, fps: float, start_time: datetime, tracklets: p
                 row.tracklet_id, row.camera, frame.index, anonymizer.extension)
             with atomic_path(target) as tmp:
                 tmp.write_bytes(sealed.data)
-            record = {**params, **{k: v for k, v in info.items()}}
+            record = {**params, **info}
             if sealed.audit_score is not None:
                 record["audit"] = {**record["audit"], "escalations": sealed.escalations}
             return {
@@ -467,31 +466,24 @@ def anonymize_video_file(input_path: Path, output_path: Path, config: AnonymizeC
                                          track_config, hold, margin)
 
     anonymizer = Anonymizer(config.model_copy(update={"audit": config.audit.model_copy(update={"enabled": False})}))
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output_path.stem}.", suffix=f".tmp{output_path.suffix}",
-                                    dir=output_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if output_path.suffix.lower() in (".mp4", ".mov") else "MJPG"))
-    writer = cv2.VideoWriter(str(tmp), fourcc, info.fps, (info.width, info.height))
     written = blurred_boxes = 0
-    try:
-        if not writer.isOpened():
-            raise UserError(f"OpenCV cannot write a video to {output_path}")
-        for frame in tqdm(video.frames(input_path, info.fps), total=info.frame_count, desc=f"blur {input_path.name}",
-                          unit="frame", disable=not progress):
-            image = frame.image
-            for box in boxes.get(frame.index, []):
-                x1, y1, x2, y2 = clip_box(box, info.width, info.height)
-                if x2 - x1 < 2 or y2 - y1 < 2:
-                    continue
-                image[y1:y2, x1:x2], _ = anonymizer.anonymize(np.ascontiguousarray(image[y1:y2, x1:x2]))
-                blurred_boxes += 1
-            writer.write(image)
-            written += 1
-        writer.release()
-        os.replace(tmp, output_path)
-    finally:
-        writer.release()
-        tmp.unlink(missing_ok=True)
+    with atomic_path(output_path, suffix=f".tmp{output_path.suffix}") as tmp:
+        writer = cv2.VideoWriter(str(tmp), fourcc, info.fps, (info.width, info.height))
+        try:
+            if not writer.isOpened():
+                raise UserError(f"OpenCV cannot write a video to {output_path}")
+            for frame in tqdm(video.frames(input_path, info.fps), total=info.frame_count,
+                              desc=f"blur {input_path.name}", unit="frame", disable=not progress):
+                image = frame.image
+                for box in boxes.get(frame.index, []):
+                    x1, y1, x2, y2 = clip_box(box, info.width, info.height)
+                    if x2 - x1 < 2 or y2 - y1 < 2:
+                        continue
+                    image[y1:y2, x1:x2], _ = anonymizer.anonymize(np.ascontiguousarray(image[y1:y2, x1:x2]))
+                    blurred_boxes += 1
+                writer.write(image)
+                written += 1
+        finally:
+            writer.release()
     return VideoAnonymization(output_path, written, info.fps, len(xyxy), blurred_boxes, n_tracks)

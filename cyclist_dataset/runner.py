@@ -80,9 +80,6 @@ class _Context:
             self._rois[camera] = load_roi(self.config.roi_path(camera))
         return self._rois[camera]
 
-    def video_path(self, video_: VideoConfig) -> Path:
-        return source_path(video_)
-
     def read(self, stage: str, video_id: str) -> pa.Table:
         return read_result(self.workspace.stage_output(stage, video_id))
 
@@ -96,7 +93,7 @@ def _input_key(path: Path) -> str:
 
 
 def _ingest(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
-    table = ingest.ingest_video(ctx.video_path(video_), video_.video_id, ctx.config.location.name, video_.camera,
+    table = ingest.ingest_video(source_path(video_), video_.video_id, ctx.config.location.name, video_.camera,
                                 video_.source_name, ctx.config.video_start_utc(video_))
     return table, {}
 
@@ -184,7 +181,7 @@ def _ingest_is_fresh(ctx: _Context, video_: VideoConfig, expected: str) -> bool:
         return False
     metadata = pq.read_schema(target).metadata or {}
     try:
-        return metadata.get(INPUT_KEY, b"").decode() == _input_key(ctx.video_path(video_))
+        return metadata.get(INPUT_KEY, b"").decode() == _input_key(source_path(video_))
     except (OSError, UserError):
         return False
 
@@ -214,7 +211,7 @@ def _run_unit(ctx: _Context, stage: str, video_: VideoConfig, force: bool) -> pa
     table, extra = STAGE_FUNCTIONS[stage](ctx, video_)
     _maybe_inject_fault(stage, video_.video_id)
     if stage == "ingest":
-        table = table.replace_schema_metadata({INPUT_KEY: _input_key(ctx.video_path(video_)).encode()})
+        table = table.replace_schema_metadata({INPUT_KEY: _input_key(source_path(video_)).encode()})
     params = {**_stage_params(ctx, stage, video_), **extra}
     if stage in SIDE_TABLES:  # first, so that a crash between the two writes leaves the stage unfinished
         write_result(SIDE_TABLES[stage](table), ctx.workspace.side_output(stage, video_.video_id), expected, params)

@@ -38,6 +38,7 @@ from cyclist_dataset.config import FilterConfig, TrackConfig
 from cyclist_dataset.detections import Detections
 from cyclist_dataset.filter import drop_reasons
 from cyclist_dataset.roi import Roi
+from cyclist_dataset.video import FrameSampler
 
 _EPS = 1e-9  # float slack when comparing timestamp differences with thresholds
 _FORBIDDEN = 1e6  # assignment cost of invalid pairs; such pairs are dropped afterwards
@@ -425,18 +426,10 @@ def _xyxy(table: pa.Table) -> np.ndarray:
 def detector_frames(fps: float, frame_count: int, sample_fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices and timestamps (index / fps) of the frames the detect stage runs on.
 
-    ``video.frames``' rule: every frame, or with ``sample_fps`` the first frame at or after each
-    k / sample_fps (tests check the two agree on real footage).
+    The same ``FrameSampler`` as ``video.frames`` (tests check the two agree on real footage).
     """
-    if sample_fps is None:
-        index = np.arange(frame_count, dtype=np.int64)
-    else:
-        picked, next_sample = [], 0.0
-        for i in range(frame_count):
-            if i / fps >= next_sample - 1e-9:
-                picked.append(i)
-                next_sample = (math.floor(i / fps * sample_fps + 1e-9) + 1) / sample_fps
-        index = np.asarray(picked, dtype=np.int64)
+    sampler = FrameSampler(sample_fps)
+    index = np.asarray([i for i in range(frame_count) if sampler.take(i / fps)], dtype=np.int64)
     return index, index / fps
 
 

@@ -62,6 +62,23 @@ def probe(path: Path) -> VideoInfo:
         capture.release()
 
 
+class FrameSampler:
+    """The sampling rule, in one place: with a rate, take the first frame at or after each k / rate
+    seconds (by timestamp, so e.g. 10 of 25 fps never drifts); without one, every frame."""
+
+    def __init__(self, sample_fps: float | None) -> None:
+        self.sample_fps = sample_fps
+        self._next = 0.0
+
+    def take(self, timestamp: float) -> bool:
+        if self.sample_fps is None:
+            return True
+        if timestamp < self._next - 1e-9:
+            return False
+        self._next = (math.floor(timestamp * self.sample_fps + 1e-9) + 1) / self.sample_fps
+        return True
+
+
 def frames(path: Path, fps: float, wanted: set[int] | None = None,
            sample_fps: float | None = None) -> Iterator[Frame]:
     """Stream frames in order, decoding only the pixels of frames that are yielded (others are grabbed).
@@ -75,23 +92,17 @@ def frames(path: Path, fps: float, wanted: set[int] | None = None,
     capture = _open(path)
     try:
         last = max(wanted) if wanted is not None else None
-        next_sample = 0.0
+        sampler = FrameSampler(sample_fps)
         index = 0
         while last is None or index <= last:
             timestamp = index / fps
-            take = wanted is None or index in wanted
-            if sample_fps is not None:
-                take = take and timestamp >= next_sample - 1e-9
-            if not take:
-                if not capture.grab():
-                    break
-            else:
+            if (wanted is None or index in wanted) and sampler.take(timestamp):
                 ok, image = capture.read()
                 if not ok:
                     break
-                if sample_fps is not None:
-                    next_sample = (math.floor(timestamp * sample_fps + 1e-9) + 1) / sample_fps
                 yield Frame(index=index, timestamp_s=timestamp, image=image)
+            elif not capture.grab():
+                break
             index += 1
     finally:
         capture.release()

@@ -90,13 +90,14 @@ def fingerprint(*parts: object) -> str:
 
 
 @contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds.
 
-    The temporary name starts with a dot, so Parquet readers of the folder never see it.
+    The temporary name starts with a dot, so Parquet readers of the folder never see it. ``suffix``
+    lets writers that pick a format by extension (OpenCV's VideoWriter) see the right one.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
