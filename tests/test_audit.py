@@ -67,7 +67,9 @@ def kill_once_crops_appear(pipeline: Path, workspace: Path) -> None:
     crops = workspace / "crops"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None:
-        if crops.is_dir() and any(p.is_file() for p in crops.rglob("*")):
+        # Wait for a finished crop (renamed into place), not just an empty temporary file, so that the
+        # scan below always has at least one image to audit; temporary files on disk are scanned too.
+        if crops.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in crops.rglob("*")):
             break
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
