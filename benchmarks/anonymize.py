@@ -24,18 +24,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pyarrow as pa
 
-from cyclist_dataset import assets, detect, schemas, video
-from cyclist_dataset.anonymize import Anonymizer, anonymize_video_file, write_crops
-from cyclist_dataset.audit import Auditor
-from cyclist_dataset.config import AnonymizeConfig, AuditConfig, DetectConfig
-from cyclist_dataset.workspace import Workspace
+from cyclist_dataset.core import schemas
+from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, DetectConfig
+from cyclist_dataset.io import assets, video
+from cyclist_dataset.io.workspace import Workspace
+from cyclist_dataset.stages import detect
+from cyclist_dataset.stages.anonymize import Anonymizer, anonymize_video_file, write_crops
+from cyclist_dataset.stages.anonymize.audit import Auditor
 
 INTEL = "footage/intel/one-by-one-person-detection.mp4"
 RADEBERG = [name for name in assets.REGISTRY if name.startswith("footage/radeberg/")]
@@ -43,8 +45,9 @@ METHODS = ("median", "gaussian", "average", "face")
 NO_ESCALATION = AuditConfig(escalate=False)
 
 
-def persons(path: Path, sample_fps: float | None = None, first_s: float | None = None,
-            min_height: int = 40) -> list[dict]:
+def persons(
+    path: Path, sample_fps: float | None = None, first_s: float | None = None, min_height: int = 40
+) -> list[dict]:
     """Person boxes (YOLOX-nano, score >= 0.4, at least ``min_height`` px) with their frame and crop."""
     detector = detect.make_detector(DetectConfig(backend="yolox_onnx", classes=("person",)))
     info = video.probe(path)
@@ -58,21 +61,40 @@ def persons(path: Path, sample_fps: float | None = None, first_s: float | None =
             x1, y1 = max(0, x1), max(0, y1)
             if score < 0.4 or y2 - y1 < min_height:
                 continue
-            out.append({"frame_index": frame.index, "timestamp_s": frame.timestamp_s, "box": (x1, y1, x2, y2),
-                        "score": float(score), "crop": frame.image[y1:y2, x1:x2].copy()})
+            out.append(
+                {
+                    "frame_index": frame.index,
+                    "timestamp_s": frame.timestamp_s,
+                    "box": (x1, y1, x2, y2),
+                    "score": float(score),
+                    "crop": frame.image[y1:y2, x1:x2].copy(),
+                }
+            )
     return out
 
 
 def tracklet_table(people: list[dict]) -> pa.Table:
     """One pseudo-tracklet per person box (ids by order), in the tracklets schema."""
     n = len(people)
-    given = {"tracklet_id": [f"bench_t{i:04d}" for i in range(n)], "location": ["bench"] * n, "camera": ["c1"] * n,
-             "video_id": ["bench"] * n, "frame_index": [p["frame_index"] for p in people],
-             "timestamp_s": [p["timestamp_s"] for p in people], "detection_id": list(range(n)),
-             "score": [p["score"] for p in people], "model": ["yolox"] * n,
-             **{k: [float(p["box"][i]) for p in people] for i, k in enumerate(("x1", "y1", "x2", "y2"))}}
-    return schemas.table(schemas.TRACKLETS, {f.name: given.get(f.name, [False if f.type == pa.bool_() else None] * n)
-                                             for f in schemas.TRACKLETS})
+    given = {
+        "tracklet_id": [f"bench_t{i:04d}" for i in range(n)],
+        "location": ["bench"] * n,
+        "camera": ["c1"] * n,
+        "video_id": ["bench"] * n,
+        "frame_index": [p["frame_index"] for p in people],
+        "timestamp_s": [p["timestamp_s"] for p in people],
+        "detection_id": list(range(n)),
+        "score": [p["score"] for p in people],
+        "model": ["yolox"] * n,
+        **{k: [float(p["box"][i]) for p in people] for i, k in enumerate(("x1", "y1", "x2", "y2"))},
+    }
+    return schemas.table(
+        schemas.TRACKLETS,
+        {
+            f.name: given.get(f.name, [False if f.type == pa.bool_() else None] * n)
+            for f in schemas.TRACKLETS
+        },
+    )
 
 
 def crop_throughput(path: Path, people: list[dict]) -> list[tuple[str, float, float]]:
@@ -85,8 +107,15 @@ def crop_throughput(path: Path, people: list[dict]) -> list[tuple[str, float, fl
             Anonymizer(config)  # load the models outside the timing
             root = Path(tempfile.mkdtemp(prefix="bench-crops-"))
             start = time.perf_counter()
-            written = write_crops(path, 10.0, datetime(2020, 1, 1, tzinfo=timezone.utc), table, Workspace(root),
-                                  config, progress=False)
+            written = write_crops(
+                path,
+                10.0,
+                datetime(2020, 1, 1, tzinfo=UTC),
+                table,
+                Workspace(root),
+                config,
+                progress=False,
+            )
             speeds.append(written.num_rows / (time.perf_counter() - start))
             shutil.rmtree(root)
         rows.append((method, *speeds))
@@ -95,7 +124,9 @@ def crop_throughput(path: Path, people: list[dict]) -> list[tuple[str, float, fl
 
 def clip(source: Path, target: Path, seconds: float) -> int:
     info = video.probe(source)
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height))
+    writer = cv2.VideoWriter(
+        str(target), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height)
+    )
     count = 0
     for frame in video.frames(source, info.fps):
         if frame.timestamp_s >= seconds:
@@ -113,17 +144,39 @@ def deface_comparison(path: Path, seconds: float) -> list[tuple[str, float]]:
     deface = Path(sys.executable).parent / "deface"
     results = []
     start = time.perf_counter()
-    subprocess.run([str(deface), str(segment), "-o", str(work / "deface.mp4"), "--ep", "CPUExecutionProvider"],
-                   check=True, capture_output=True)
-    results.append(("deface 1.5 CLI (CenterFace on every full frame, CPU EP)", frames / (time.perf_counter() - start)))
+    subprocess.run(
+        [str(deface), str(segment), "-o", str(work / "deface.mp4"), "--ep", "CPUExecutionProvider"],
+        check=True,
+        capture_output=True,
+    )
+    results.append(
+        (
+            "deface 1.5 CLI (CenterFace on every full frame, CPU EP)",
+            frames / (time.perf_counter() - start),
+        )
+    )
     for method in ("face", "median"):
-        anonymize_video_file(segment, work / "warmup.mp4", AnonymizeConfig(method=method),
-                             DetectConfig(backend="yolox_onnx"), progress=False) if method == "face" else None
+        anonymize_video_file(
+            segment,
+            work / "warmup.mp4",
+            AnonymizeConfig(method=method),
+            DetectConfig(backend="yolox_onnx"),
+            progress=False,
+        ) if method == "face" else None
         start = time.perf_counter()
-        anonymize_video_file(segment, work / f"{method}.mp4", AnonymizeConfig(method=method),
-                             DetectConfig(backend="yolox_onnx"), progress=False)
-        results.append((f"anonymize-video --method {method} (YOLOX-nano persons every frame)",
-                        frames / (time.perf_counter() - start)))
+        anonymize_video_file(
+            segment,
+            work / f"{method}.mp4",
+            AnonymizeConfig(method=method),
+            DetectConfig(backend="yolox_onnx"),
+            progress=False,
+        )
+        results.append(
+            (
+                f"anonymize-video --method {method} (YOLOX-nano persons every frame)",
+                frames / (time.perf_counter() - start),
+            )
+        )
     shutil.rmtree(work)
     return results
 
@@ -131,7 +184,10 @@ def deface_comparison(path: Path, seconds: float) -> list[tuple[str, float]]:
 def audit_figures(people: list[dict]) -> dict[str, tuple[int, float, float, float]]:
     """Per state: (crops, share failing the audit, share CenterFace alone finds, share YuNet alone finds)."""
     auditor = Auditor(NO_ESCALATION)
-    states = {"unblurred": None, **{m: Anonymizer(AnonymizeConfig(method=m, audit=NO_ESCALATION)) for m in METHODS}}
+    states = {
+        "unblurred": None,
+        **{m: Anonymizer(AnonymizeConfig(method=m, audit=NO_ESCALATION)) for m in METHODS},
+    }
     out = {}
     for state, anonymizer in states.items():
         fails = cf = yn = 0
@@ -139,7 +195,9 @@ def audit_figures(people: list[dict]) -> dict[str, tuple[int, float, float, floa
             image = person["crop"]
             if anonymizer is not None:
                 blurred, _ = anonymizer.anonymize(image)
-                image = cv2.imdecode(np.frombuffer(anonymizer.encode(blurred), np.uint8), cv2.IMREAD_COLOR)
+                image = cv2.imdecode(
+                    np.frombuffer(anonymizer.encode(blurred), np.uint8), cv2.IMREAD_COLOR
+                )
             result = auditor.check(image)
             fails += not result.passed
             cf += result.scores["centerface"] >= NO_ESCALATION.centerface_threshold
@@ -151,7 +209,9 @@ def audit_figures(people: list[dict]) -> dict[str, tuple[int, float, float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=30, help="length of the intel segment for 1. and 2.")
+    parser.add_argument(
+        "--seconds", type=float, default=30, help="length of the intel segment for 1. and 2."
+    )
     parser.add_argument("--skip-deface", action="store_true")
     parser.add_argument("--skip-audit", action="store_true")
     args = parser.parse_args()
@@ -159,33 +219,49 @@ def main() -> None:
     print(f"CPU: {os.cpu_count()} cores; onnxruntime CPU provider; OpenCV {cv2.__version__}\n")
 
     people = persons(intel, first_s=args.seconds)
-    print(f"1. Crop stage, {len(people)} person crops from the first {args.seconds:g} s of the intel clip "
-          f"(heights {min(p['crop'].shape[0] for p in people)}-{max(p['crop'].shape[0] for p in people)} px)\n")
+    print(
+        f"1. Crop stage, {len(people)} person crops from the first {args.seconds:g} s of the intel clip "
+        f"(heights {min(p['crop'].shape[0] for p in people)}-{max(p['crop'].shape[0] for p in people)} px)\n"
+    )
     rows = crop_throughput(intel, people)
     median = rows[0][1], rows[0][2]
-    print("| method | crops/s, no audit | crops/s, with audit | time per crop vs median (no audit / audit) |")
+    print(
+        "| method | crops/s, no audit | crops/s, with audit | time per crop vs median (no audit / audit) |"
+    )
     print("|---|---|---|---|")
     for method, plain, audited in rows:
-        print(f"| {method} | {plain:.0f} | {audited:.1f} | {median[0] / plain:.1f}x / {median[1] / audited:.1f}x |")
+        print(
+            f"| {method} | {plain:.0f} | {audited:.1f} | {median[0] / plain:.1f}x / {median[1] / audited:.1f}x |"
+        )
 
     if not args.skip_deface:
-        print(f"\n2. Face blur on whole frames, first {args.seconds:g} s of the intel clip ({round(args.seconds * 10)} "
-              "frames, 768x432), end to end (decode, detect, blur, encode)\n")
+        print(
+            f"\n2. Face blur on whole frames, first {args.seconds:g} s of the intel clip ({round(args.seconds * 10)} "
+            "frames, 768x432), end to end (decode, detect, blur, encode)\n"
+        )
         print("| tool | frames/s |")
         print("|---|---|")
         for name, fps in deface_comparison(intel, args.seconds):
             print(f"| {name} | {fps:.1f} |")
 
     if not args.skip_audit:
-        sets = {"intel clip (persons at 2 fps, 139 s)": persons(intel, sample_fps=2),
-                "Radeberg clips (7, persons at 5 fps)": [p for name in RADEBERG for p in persons(assets.path(name), sample_fps=5)]}
+        sets = {
+            "intel clip (persons at 2 fps, 139 s)": persons(intel, sample_fps=2),
+            "Radeberg clips (7, persons at 5 fps)": [
+                p for name in RADEBERG for p in persons(assets.path(name), sample_fps=5)
+            ],
+        }
         a = AuditConfig()
-        print(f"\n3. Crops with a detectable face (CenterFace >= {a.centerface_threshold} or YuNet >= "
-              f"{a.yunet_threshold}, crops upscaled to {a.upscale_to_px} px), no escalation\n")
+        print(
+            f"\n3. Crops with a detectable face (CenterFace >= {a.centerface_threshold} or YuNet >= "
+            f"{a.yunet_threshold}, crops upscaled to {a.upscale_to_px} px), no escalation\n"
+        )
         for name, crops in sets.items():
             figures = audit_figures(crops)
-            print(f"{name}: {len(crops)} crops, heights "
-                  f"{min(p['crop'].shape[0] for p in crops)}-{max(p['crop'].shape[0] for p in crops)} px\n")
+            print(
+                f"{name}: {len(crops)} crops, heights "
+                f"{min(p['crop'].shape[0] for p in crops)}-{max(p['crop'].shape[0] for p in crops)} px\n"
+            )
             print("| crops | with a face (audit fails) | CenterFace finds | YuNet finds |")
             print("|---|---|---|---|")
             for state, (_, fail, cf, yn) in figures.items():

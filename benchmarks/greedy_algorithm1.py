@@ -15,7 +15,7 @@ for it to be a tracker at all:
   objects are dropped), all in seconds of frame timestamps.
 
 The Kalman filter is filterpy's, with the same constant-velocity model and noise as
-cyclist_dataset.track (so comparisons measure the association, not the filter), predicted per
+cyclist_dataset.stages.track (so comparisons measure the association, not the filter), predicted per
 (object, box) pair on a copy, as a direct reading of line 29 does.
 """
 
@@ -27,9 +27,17 @@ from dataclasses import dataclass
 import numpy as np
 from filterpy.kalman import KalmanFilter
 
-from cyclist_dataset.config import TrackConfig
-from cyclist_dataset.track import (_ACC_STD, _AREA_ACC_STD_REL, _AREA_RATE_STD_REL, _AREA_STD_REL, _ASPECT_STD,
-                                   _ASPECT_WALK_STD, _POS_STD, _VEL_STD)
+from cyclist_dataset.core.config import TrackConfig
+from cyclist_dataset.stages.track import (
+    _ACC_STD,
+    _AREA_ACC_STD_REL,
+    _AREA_RATE_STD_REL,
+    _AREA_STD_REL,
+    _ASPECT_STD,
+    _ASPECT_WALK_STD,
+    _POS_STD,
+    _VEL_STD,
+)
 
 EPS = 1e-9
 
@@ -121,7 +129,9 @@ def match_boxes(obj: TrackedObject, box: np.ndarray, t: float, p: TrackConfig) -
     return "Tracked" if iou(obj.predicted_box(t), box) >= p.iou_kalman else None
 
 
-def track_greedy(timestamp: np.ndarray, xyxy: np.ndarray, params: TrackConfig = TrackConfig()) -> list[GreedyTracklet]:
+def track_greedy(
+    timestamp: np.ndarray, xyxy: np.ndarray, params: TrackConfig = TrackConfig()
+) -> list[GreedyTracklet]:
     ts = np.asarray(timestamp, dtype=float)
     boxes = np.asarray(xyxy, dtype=float)
     order = np.argsort(ts, kind="stable")
@@ -146,5 +156,7 @@ def track_greedy(timestamp: np.ndarray, xyxy: np.ndarray, params: TrackConfig = 
     closed += objects
     kept = [o for o in closed if o.last_time - o.first_time >= params.min_pickup_s - EPS]
     kept.sort(key=lambda o: (ts[o.rows[0]], o.rows[0]))
-    return [GreedyTracklet(k + 1, np.asarray(o.rows, np.int64), np.asarray(o.matched, np.int64))
-            for k, o in enumerate(kept)]
+    return [
+        GreedyTracklet(k + 1, np.asarray(o.rows, np.int64), np.asarray(o.matched, np.int64))
+        for k, o in enumerate(kept)
+    ]

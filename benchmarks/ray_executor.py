@@ -18,18 +18,24 @@ from pathlib import Path
 
 import ray
 
-from cyclist_dataset.config import VideoConfig, load_pipeline
-from cyclist_dataset.executors import LocalExecutor, RayExecutor
-from cyclist_dataset.runner import run_pipeline
+from cyclist_dataset.core.config import VideoConfig, load_pipeline
+from cyclist_dataset.pipeline.executors import LocalExecutor, RayExecutor
+from cyclist_dataset.pipeline.unit import run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-CLIPS = ["footage/radeberg/Testvideo_FR20_2020-02-20_13-11-00.mp4", "footage/radeberg/Testvideo_FR20_2020-02-20_13-11-10.mp4"]
+CLIPS = [
+    "footage/radeberg/Testvideo_FR20_2020-02-20_13-11-00.mp4",
+    "footage/radeberg/Testvideo_FR20_2020-02-20_13-11-10.mp4",
+]
 
 
 def eight_videos(workspace: Path):
     config = load_pipeline(REPO / "pipelines" / "demo.toml", workspace)
-    videos = tuple(VideoConfig(camera="cam1", asset=clip, id=f"copy{i}_{Path(clip).stem}")
-                   for i in range(4) for clip in CLIPS)
+    videos = tuple(
+        VideoConfig(camera="cam1", asset=clip, id=f"copy{i}_{Path(clip).stem}")
+        for i in range(4)
+        for clip in CLIPS
+    )
     return config.model_copy(update={"videos": videos})
 
 
@@ -37,15 +43,21 @@ def timed(executor) -> float:
     with tempfile.TemporaryDirectory() as folder:
         config = eight_videos(Path(folder) / "ws")
         start = time.perf_counter()
-        report = run_pipeline(config, ("ingest", "detect"), executor=executor, log=lambda line: None)
+        report = run_pipeline(
+            config, ("ingest", "detect"), executor=executor, log=lambda line: None
+        )
         elapsed = time.perf_counter() - start
     assert not report.failed, report.failed
     return elapsed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the median is reported")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per measurement; the median is reported"
+    )
     args = parser.parse_args()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     times: dict[str, list[float]] = {"ray_1_worker": [], "ray_2_workers": [], "local": []}
@@ -56,11 +68,17 @@ def main() -> None:
     ray.shutdown()
     median = {k: statistics.median(v) for k, v in times.items()}
     frames = 8 * 200
-    print(f"detect stage, 8 videos ({frames} frames, 800x600, YOLOX-nano on CPU), median of {args.repeat} runs")
+    print(
+        f"detect stage, 8 videos ({frames} frames, 800x600, YOLOX-nano on CPU), median of {args.repeat} runs"
+    )
     for name, seconds in median.items():
         print(f"  {name:<14} {seconds:6.1f} s   {frames / seconds:6.1f} frames/s")
-    print(f"  speed-up 2 vs 1 Ray workers: {median['ray_1_worker'] / median['ray_2_workers']:.2f}x  (target >= 1.6x)")
-    print(f"  Ray (2 workers) over local:  {median['ray_2_workers'] / median['local'] - 1:+.0%}  (target <= +15%)")
+    print(
+        f"  speed-up 2 vs 1 Ray workers: {median['ray_1_worker'] / median['ray_2_workers']:.2f}x  (target >= 1.6x)"
+    )
+    print(
+        f"  Ray (2 workers) over local:  {median['ray_2_workers'] / median['local'] - 1:+.0%}  (target <= +15%)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import time
 
 import numpy as np
 
-from cyclist_dataset import assets, video
-from cyclist_dataset.config import DetectConfig
-from cyclist_dataset.detect import detect_frames, make_detector
+from cyclist_dataset.core.config import DetectConfig
+from cyclist_dataset.io import assets, video
+from cyclist_dataset.stages.detect import detect_frames, make_detector
 
 MODEL = "models/yolox_nano.onnx"
 CLIPS = [name for name in assets.REGISTRY if name.startswith("footage/radeberg/")]
@@ -57,7 +57,7 @@ def inference_only_ours(detector, blobs: list[np.ndarray], batch_size: int) -> f
     stacked = np.stack(blobs)
     start = time.perf_counter()
     for i in range(0, len(blobs), batch_size):
-        detector.infer(stacked[i:i + batch_size])
+        detector.infer(stacked[i : i + batch_size])
     return len(blobs) / (time.perf_counter() - start)
 
 
@@ -68,47 +68,63 @@ def end_to_end(detector, config: DetectConfig, frame_count: int) -> float:
 
 
 def faster_rcnn(architecture: str, frames: list[np.ndarray], batch_size: int) -> float:
-    from cyclist_dataset.detect.faster_rcnn import FasterRcnnDetector
+    from cyclist_dataset.stages.detect.faster_rcnn import FasterRcnnDetector
 
     detector = FasterRcnnDetector(architecture, weights=None, score_min=0.5, device="cpu")
     prepared = [detector.prepare(frame) for frame in frames]
     detector.detect_prepared(prepared[:1])  # warm-up: first call allocates
     start = time.perf_counter()
     for i in range(0, len(prepared), batch_size):
-        detector.detect_prepared(prepared[i:i + batch_size])
+        detector.detect_prepared(prepared[i : i + batch_size])
     return len(prepared) / (time.perf_counter() - start)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
-    parser.add_argument("--skip-faster-rcnn", action="store_true", help="only the YOLOX measurements")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per measurement; the median is reported"
+    )
+    parser.add_argument(
+        "--skip-faster-rcnn", action="store_true", help="only the YOLOX measurements"
+    )
     args = parser.parse_args()
     config = DetectConfig(backend="yolox_onnx", model=MODEL)
     detector = make_detector(config)
     blobs = [detector.preprocess(frame.image)[0] for frame in _frames()]
-    results: dict[str, list[float]] = {"a_decode": [], "b_inference_default": [], "b_inference_ours": [],
-                                       "c_detect_stage": []}
+    results: dict[str, list[float]] = {
+        "a_decode": [],
+        "b_inference_default": [],
+        "b_inference_ours": [],
+        "c_detect_stage": [],
+    }
     for _ in range(args.repeat):  # interleaved, so drift in machine load hits all of them alike
         results["a_decode"].append(decode_only())
         results["b_inference_default"].append(inference_only_default_session(blobs))
         results["b_inference_ours"].append(inference_only_ours(detector, blobs, config.batch_size))
         results["c_detect_stage"].append(end_to_end(detector, config, len(blobs)))
     medians = {k: statistics.median(v) for k, v in results.items()}
-    print(f"YOLOX-nano (onnxruntime CPU, {len(detector.sessions)} session(s)), {len(blobs)} frames of "
-          f"{len(CLIPS)} Radeberg clips, batch {config.batch_size}, median of {args.repeat} runs")
+    print(
+        f"YOLOX-nano (onnxruntime CPU, {len(detector.sessions)} session(s)), {len(blobs)} frames of "
+        f"{len(CLIPS)} Radeberg clips, batch {config.batch_size}, median of {args.repeat} runs"
+    )
     for name, value in medians.items():
         print(f"  {name:<20} {value:8.1f} frames/s")
     c = medians["c_detect_stage"]
     for b in ("b_inference_default", "b_inference_ours"):
-        print(f"  ratio c / min(a, {b}): {c / min(medians['a_decode'], medians[b]):.2f}   (target >= 0.85)")
+        print(
+            f"  ratio c / min(a, {b}): {c / min(medians['a_decode'], medians[b]):.2f}   (target >= 0.85)"
+        )
     if args.skip_faster_rcnn:
         return
     frames = [frame.image for _, frame in zip(range(4), _frames())]
     for architecture in ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn"):
         rates = {b: faster_rcnn(architecture, frames, b) for b in (1, 2, 4)}
-        print(f"Faster R-CNN {architecture} (CPU, 800x600 frames at the default input size, 4 frames): "
-              + ", ".join(f"batch {b}: {r:.2f} frames/s" for b, r in rates.items()))
+        print(
+            f"Faster R-CNN {architecture} (CPU, 800x600 frames at the default input size, 4 frames): "
+            + ", ".join(f"batch {b}: {r:.2f} frames/s" for b, r in rates.items())
+        )
 
 
 if __name__ == "__main__":

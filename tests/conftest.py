@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cyclist_dataset import assets
-from cyclist_dataset.config import PipelineConfig, load_pipeline
-from cyclist_dataset.runner import RunReport, run_pipeline
+from cyclist_dataset.core.config import PipelineConfig, load_pipeline
+from cyclist_dataset.io import assets
+from cyclist_dataset.pipeline.unit import RunReport, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ASSETS = REPO.parent / "shared" / "assets"
@@ -40,5 +40,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineConfig, 
 
 def cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the real command line, as a user would."""
-    return subprocess.run([sys.executable, "-m", "cyclist_dataset", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cyclist_dataset", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

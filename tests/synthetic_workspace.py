@@ -7,17 +7,17 @@ covered by test_multicam.py and the demo workspace.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from cyclist_dataset import schemas
-from cyclist_dataset.workspace import Workspace, write_result
+from cyclist_dataset.core import schemas
+from cyclist_dataset.io.workspace import Workspace, write_result
 
-T0 = datetime(2020, 6, 1, 10, 50, 0, tzinfo=timezone.utc)
+T0 = datetime(2020, 6, 1, 10, 50, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -37,26 +37,55 @@ def make_workspace(root: Path, tracklets: list[Tracklet]) -> Path:
     rows = []
     for t in tracklets:
         for i in range(t.n):
-            path = workspace.crop_dir(t.location, t.camera, t.tracklet_id) / f"{t.tracklet_id}_f{i:06d}.jpg"
+            path = (
+                workspace.crop_dir(t.location, t.camera, t.tracklet_id)
+                / f"{t.tracklet_id}_f{i:06d}.jpg"
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             image = np.full((64 + 4 * i, 32, 3), t.colour, np.uint8)
             image[: 8 + i] = 255 - np.array(t.colour, np.uint8)  # differs per crop: distinct files
             cv2.imwrite(str(path), image)
-            rows.append({
-                "crop_path": workspace.relative(path), "location": t.location, "camera": t.camera,
-                "tracklet_id": t.tracklet_id, "video_id": f"{t.location}_{t.camera}", "frame_index": i,
-                "timestamp_s": 0.5 * i, "timestamp": t.start + timedelta(seconds=0.5 * i), "detection_id": i,
-                "score": 0.9, "interpolated": False, "x1": 10.0, "y1": 10.0, "x2": 42.0, "y2": 74.0 + 4 * i,
-                "model": "test:model@sha256:0",
-                "anonymization": '{"method": "median", "window_px": 5}', "split": t.split})
+            rows.append(
+                {
+                    "crop_path": workspace.relative(path),
+                    "location": t.location,
+                    "camera": t.camera,
+                    "tracklet_id": t.tracklet_id,
+                    "video_id": f"{t.location}_{t.camera}",
+                    "frame_index": i,
+                    "timestamp_s": 0.5 * i,
+                    "timestamp": t.start + timedelta(seconds=0.5 * i),
+                    "detection_id": i,
+                    "score": 0.9,
+                    "interpolated": False,
+                    "x1": 10.0,
+                    "y1": 10.0,
+                    "x2": 42.0,
+                    "y2": 74.0 + 4 * i,
+                    "model": "test:model@sha256:0",
+                    "anonymization": '{"method": "median", "window_px": 5}',
+                    "split": t.split,
+                }
+            )
     frame = pd.DataFrame(rows)
     for video_id, part in frame.groupby("video_id"):
         # Columns other stages may add (e.g. the privacy audit's) are left null.
-        table = schemas.table(schemas.CROPS, {name: part[name].tolist() if name in part else [None] * len(part)
-                                              for name in schemas.CROPS.names})
-        write_result(table, workspace.stage_output("split", video_id), "synthetic",
-                     {"split": {"validation_start_minute": 50, "validation_minutes": 10, "guard_s": 30},
-                      "timezone": "UTC"})
+        table = schemas.table(
+            schemas.CROPS,
+            {
+                name: part[name].tolist() if name in part else [None] * len(part)
+                for name in schemas.CROPS.names
+            },
+        )
+        write_result(
+            table,
+            workspace.stage_output("split", video_id),
+            "synthetic",
+            {
+                "split": {"validation_start_minute": 50, "validation_minutes": 10, "guard_s": 30},
+                "timezone": "UTC",
+            },
+        )
     return Path(root)
 
 
@@ -65,11 +94,14 @@ def town(root: Path) -> Path:
 
     A1 10:50:00-01.5, A2 10:52:00, B1 10:50:30, B2 10:50:01 (overlaps A1), A0 train, C1 at city.
     """
-    return make_workspace(root, [
-        Tracklet("town_A_t0001", "A", T0),
-        Tracklet("town_A_t0002", "A", T0 + timedelta(minutes=2), colour=(200, 30, 30)),
-        Tracklet("town_B_t0001", "B", T0 + timedelta(seconds=30), colour=(40, 85, 150)),
-        Tracklet("town_B_t0002", "B", T0 + timedelta(seconds=1), colour=(200, 40, 40)),
-        Tracklet("town_A_t0000", "A", T0 - timedelta(minutes=30), split="train"),
-        Tracklet("city_C_t0001", "C", T0, location="city"),
-    ])
+    return make_workspace(
+        root,
+        [
+            Tracklet("town_A_t0001", "A", T0),
+            Tracklet("town_A_t0002", "A", T0 + timedelta(minutes=2), colour=(200, 30, 30)),
+            Tracklet("town_B_t0001", "B", T0 + timedelta(seconds=30), colour=(40, 85, 150)),
+            Tracklet("town_B_t0002", "B", T0 + timedelta(seconds=1), colour=(200, 40, 40)),
+            Tracklet("town_A_t0000", "A", T0 - timedelta(minutes=30), split="train"),
+            Tracklet("city_C_t0001", "C", T0, location="city"),
+        ],
+    )

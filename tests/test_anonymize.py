@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -21,14 +21,22 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cyclist_dataset import assets, schemas, video
-from cyclist_dataset.anonymize import (Anonymizer, _bounded_map, blur, blur_window, carry_faces, crop_file_name,
-                                       write_crops)
-from cyclist_dataset.anonymize_cli import anonymize_video, audit_privacy
-from cyclist_dataset.audit import Auditor, audit_video
-from cyclist_dataset.config import AnonymizeConfig, AuditConfig, DetectConfig
-from cyclist_dataset.faces import make_face_detector
-from cyclist_dataset.workspace import Workspace
+from cyclist_dataset.cli.anonymize import anonymize_video, audit_privacy
+from cyclist_dataset.core import schemas
+from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, DetectConfig
+from cyclist_dataset.io import assets, video
+from cyclist_dataset.io.workspace import Workspace
+from cyclist_dataset.stages.anonymize import (
+    Anonymizer,
+    _bounded_map,
+    blur,
+    blur_window,
+    carry_faces,
+    crop_file_name,
+    write_crops,
+)
+from cyclist_dataset.stages.anonymize.audit import Auditor, audit_video
+from cyclist_dataset.stages.anonymize.faces import make_face_detector
 
 INTEL = "footage/intel/one-by-one-person-detection.mp4"
 SEGMENT = range(760, 872)  # frames 76.0-87.1 s of the intel clip: faces in profile
@@ -55,7 +63,7 @@ def write_segment(target: Path, frames: range, step: int = 1) -> Path:
 @pytest.fixture(scope="session")
 def intel_people() -> list[dict]:
     """Person detections (YOLOX-nano, score >= 0.4) in every 4th frame of the segment, with their crops."""
-    from cyclist_dataset import detect
+    from cyclist_dataset.stages import detect
 
     detector = detect.make_detector(DetectConfig(backend="yolox_onnx", classes=("person",)))
     people = []
@@ -66,8 +74,15 @@ def intel_people() -> list[dict]:
                 continue
             x1, y1, x2, y2 = (int(round(v)) for v in box)
             x1, y1 = max(0, x1), max(0, y1)
-            people.append({"frame_index": frame.index, "timestamp_s": frame.timestamp_s, "box": (x1, y1, x2, y2),
-                           "score": float(score), "crop": frame.image[y1:y2, x1:x2].copy()})
+            people.append(
+                {
+                    "frame_index": frame.index,
+                    "timestamp_s": frame.timestamp_s,
+                    "box": (x1, y1, x2, y2),
+                    "score": float(score),
+                    "crop": frame.image[y1:y2, x1:x2].copy(),
+                }
+            )
     assert len(people) >= 20
     return people
 
@@ -76,10 +91,16 @@ def test_faces_found_before_blurring_and_none_after_default_blur(intel_people):
     auditor = Auditor(NO_ESCALATION)
     centerface = make_face_detector("centerface", NO_ESCALATION.upscale_to_px)
     raw = [auditor.check(p["crop"]) for p in intel_people]
-    found = [p for p in intel_people if len(centerface.detect(p["crop"], NO_ESCALATION.centerface_threshold))]
+    found = [
+        p
+        for p in intel_people
+        if len(centerface.detect(p["crop"], NO_ESCALATION.centerface_threshold))
+    ]
     assert len(found) >= 2, "CenterFace must find faces in the unblurred crops"
     assert sum(not r.passed for r in raw) >= 2
-    anonymizer = Anonymizer(AnonymizeConfig(audit=NO_ESCALATION))  # the default: median, 5 px at 128 px
+    anonymizer = Anonymizer(
+        AnonymizeConfig(audit=NO_ESCALATION)
+    )  # the default: median, 5 px at 128 px
     for person in intel_people:
         blurred, info = anonymizer.anonymize(person["crop"])
         assert info["window_px"] == blur_window(person["crop"].shape[0], AnonymizeConfig())
@@ -106,9 +127,11 @@ def test_face_mode_blurs_faces_and_falls_back_to_the_head(intel_people):
             assert soft < 0.5 * sharp  # the median keeps the silhouette's edges, not the detail
         if info["faces_found"] + info["faces_carried"] == 0:
             # ... and the rest of the person stays as sharp as it was (what re-ID needs).
-            assert np.array_equal(blurred[head + 1:], crop[head + 1:])
+            assert np.array_equal(blurred[head + 1 :], crop[head + 1 :])
     assert any(o["faces_found"] > 0 for o in outcomes)
-    assert any(o["fallback"] and o["faces_found"] == 0 for o in outcomes), "the fallback path must be exercised"
+    assert any(o["fallback"] and o["faces_found"] == 0 for o in outcomes), (
+        "the fallback path must be exercised"
+    )
 
 
 def test_face_mode_fallback_when_the_detector_finds_nothing(intel_people):
@@ -123,11 +146,15 @@ def test_face_mode_fallback_when_the_detector_finds_nothing(intel_people):
 
 
 def test_yunet_as_a_second_face_detector(intel_people):
-    both = Anonymizer(AnonymizeConfig(method="face", face_detectors=("centerface", "yunet"), audit=NO_ESCALATION))
+    both = Anonymizer(
+        AnonymizeConfig(method="face", face_detectors=("centerface", "yunet"), audit=NO_ESCALATION)
+    )
     one = Anonymizer(AnonymizeConfig(method="face", audit=NO_ESCALATION))
     counts_both = [len(both.find_faces(p["crop"])) for p in intel_people[:12]]
     counts_one = [len(one.find_faces(p["crop"])) for p in intel_people[:12]]
-    assert all(b >= o for b, o in zip(counts_both, counts_one))  # the union of both detectors' boxes
+    assert all(
+        b >= o for b, o in zip(counts_both, counts_one)
+    )  # the union of both detectors' boxes
     assert sum(counts_both) > sum(counts_one)
     assert [d.split(":")[0] for d in both.params["face"]["detectors"]] == ["centerface", "yunet"]
 
@@ -138,7 +165,11 @@ def test_blur_strength_is_size_invariant(intel_people):
     config = AnonymizeConfig()
 
     def at_height(image: np.ndarray, height: int) -> np.ndarray:
-        return cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height), interpolation=cv2.INTER_AREA)
+        return cv2.resize(
+            image,
+            (round(image.shape[1] * height / image.shape[0]), height),
+            interpolation=cv2.INTER_AREA,
+        )
 
     def sharpness(image: np.ndarray, like: np.ndarray) -> float:
         common = cv2.resize(image, (like.shape[1], like.shape[0]), interpolation=cv2.INTER_AREA)
@@ -157,10 +188,18 @@ def test_blur_strength_is_size_invariant(intel_people):
 
 
 def test_carry_faces_within_a_tracklet():
-    rows = pd.DataFrame({"tracklet_id": ["a"] * 5 + ["b"], "timestamp_s": [0.0, 0.1, 0.2, 0.3, 1.5, 0.1]})
+    rows = pd.DataFrame(
+        {"tracklet_id": ["a"] * 5 + ["b"], "timestamp_s": [0.0, 0.1, 0.2, 0.3, 1.5, 0.1]}
+    )
     face = np.array([[0.4, 0.05, 0.6, 0.15, 0.9]], np.float32)
-    found = {0: face, 1: np.zeros((0, 5), np.float32), 2: np.zeros((0, 5), np.float32), 3: face * [1, 1, 1, 1, 1],
-             4: np.zeros((0, 5), np.float32), 5: np.zeros((0, 5), np.float32)}
+    found = {
+        0: face,
+        1: np.zeros((0, 5), np.float32),
+        2: np.zeros((0, 5), np.float32),
+        3: face * [1, 1, 1, 1, 1],
+        4: np.zeros((0, 5), np.float32),
+        5: np.zeros((0, 5), np.float32),
+    }
     carried = carry_faces(rows, found, carry_s=0.5)
     assert set(carried) == {1, 2}  # row 4 is too far from any face, tracklet b has none
     assert len(carried[1]) == 2  # the nearest earlier and later faces
@@ -190,24 +229,51 @@ def test_write_crops_records_anonymization_and_audit(intel_people, tmp_path, met
     people = intel_people[:16]
     n = len(people)
     given = {
-        "tracklet_id": ["intel_t0001"] * n, "location": ["lab"] * n, "camera": ["c1"] * n,
-        "video_id": ["intel"] * n, "frame_index": [p["frame_index"] for p in people],
-        "timestamp_s": [p["timestamp_s"] for p in people], "detection_id": list(range(n)),
-        "score": [p["score"] for p in people], **{k: [float(p["box"][i]) for p in people]
-                                                  for i, k in enumerate(("x1", "y1", "x2", "y2"))},
-        "model": ["yolox"] * n, **{k: [None] * n for k in ("bicycle_detection_id", "bicycle_score", "bicycle_x1",
-                                                           "bicycle_y1", "bicycle_x2", "bicycle_y2")},
+        "tracklet_id": ["intel_t0001"] * n,
+        "location": ["lab"] * n,
+        "camera": ["c1"] * n,
+        "video_id": ["intel"] * n,
+        "frame_index": [p["frame_index"] for p in people],
+        "timestamp_s": [p["timestamp_s"] for p in people],
+        "detection_id": list(range(n)),
+        "score": [p["score"] for p in people],
+        **{k: [float(p["box"][i]) for p in people] for i, k in enumerate(("x1", "y1", "x2", "y2"))},
+        "model": ["yolox"] * n,
+        **{
+            k: [None] * n
+            for k in (
+                "bicycle_detection_id",
+                "bicycle_score",
+                "bicycle_x1",
+                "bicycle_y1",
+                "bicycle_x2",
+                "bicycle_y2",
+            )
+        },
     }
     # Columns the tracker adds (low_score, interpolated, Kalman boxes): false or null.
-    tracklets = schemas.table(schemas.TRACKLETS, {
-        f.name: given.get(f.name, [False if f.type == pa.bool_() else None] * n) for f in schemas.TRACKLETS})
+    tracklets = schemas.table(
+        schemas.TRACKLETS,
+        {
+            f.name: given.get(f.name, [False if f.type == pa.bool_() else None] * n)
+            for f in schemas.TRACKLETS
+        },
+    )
     # Several people per frame would share a tracklet id here; keep one per frame.
     frames = pd.Series([p["frame_index"] for p in people])
     tracklets = tracklets.filter(pa.array(~frames.duplicated().to_numpy()))
     config = AnonymizeConfig(method=method, format=fmt)
     workspace = Workspace(tmp_path)
-    table = write_crops(assets.path(INTEL), 10.0, datetime(2020, 1, 1, tzinfo=timezone.utc), tracklets, workspace,
-                        config, workers=2, progress=False)
+    table = write_crops(
+        assets.path(INTEL),
+        10.0,
+        datetime(2020, 1, 1, tzinfo=UTC),
+        tracklets,
+        workspace,
+        config,
+        workers=2,
+        progress=False,
+    )
     crops = table.to_pandas()
     assert len(crops) == tracklets.num_rows
     assert crops["audit_passed"].all()
@@ -217,7 +283,10 @@ def test_write_crops_records_anonymization_and_audit(intel_people, tmp_path, met
         assert path.name == crop_file_name("intel_t0001", "c1", row.frame_index, fmt)
         assert path.parent == workspace.crop_dir("lab", "c1", "intel_t0001")
         image = cv2.imread(str(path))
-        assert image.shape[:2] == (int(row.y2 - row.y1), int(row.x2 - row.x1))  # original resolution
+        assert image.shape[:2] == (
+            int(row.y2 - row.y1),
+            int(row.x2 - row.x1),
+        )  # original resolution
         params = json.loads(row.anonymization)
         assert params["method"] == method and params["format"] == fmt
         assert params["audit"]["detectors"][0].startswith("centerface:centerface.onnx@sha256:")
@@ -240,8 +309,18 @@ def test_anonymize_video_plays_keeps_frames_and_passes_the_audit(intel_clip, tmp
     before = audit_video(intel_clip, audit, sample_fps=2, progress=False)
     assert (~before["audit_passed"]).any(), "the raw clip must show a detectable face"
     output = tmp_path / "out" / "blurred.mp4"
-    result = CliRunner().invoke(cli_app(), ["anonymize-video", str(intel_clip), str(output), "--sample-fps", "2.5",
-                                            "--audit-fps", "2"])
+    result = CliRunner().invoke(
+        cli_app(),
+        [
+            "anonymize-video",
+            str(intel_clip),
+            str(output),
+            "--sample-fps",
+            "2.5",
+            "--audit-fps",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "privacy audit: 20 sampled frames, 0 with a detectable face" in result.output
     source, copy = video.probe(intel_clip), video.probe(output)
@@ -251,11 +330,18 @@ def test_anonymize_video_plays_keeps_frames_and_passes_the_audit(intel_clip, tmp
     assert sum(1 for _ in video.frames(output, copy.fps)) == 100  # every frame decodes
     after = audit_video(output, audit, sample_fps=2, progress=False)
     assert after["audit_passed"].all()
-    assert not [p for p in output.parent.iterdir() if p.name != "blurred.mp4"]  # no temporary file left
+    assert not [
+        p for p in output.parent.iterdir() if p.name != "blurred.mp4"
+    ]  # no temporary file left
 
 
 def test_anonymize_video_rejects_bad_input(tmp_path):
-    result = CliRunner().invoke(cli_app(), ["anonymize-video", str(tmp_path / "missing.mp4"), str(tmp_path / "o.mp4")])
+    result = CliRunner().invoke(
+        cli_app(), ["anonymize-video", str(tmp_path / "missing.mp4"), str(tmp_path / "o.mp4")]
+    )
     assert result.exit_code != 0 and "input video not found" in str(result.exception)
-    result = CliRunner().invoke(cli_app(), ["anonymize-video", str(tmp_path), str(tmp_path / "o.mp4"), "--method", "pixelate"])
+    result = CliRunner().invoke(
+        cli_app(),
+        ["anonymize-video", str(tmp_path), str(tmp_path / "o.mp4"), "--method", "pixelate"],
+    )
     assert result.exit_code == 2

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import SHARED_ASSETS
-from cyclist_dataset import assets
+
 from cyclist_dataset.errors import AssetError
+from cyclist_dataset.io import assets
 
 NAME = "models/coco_classes.txt"
 
@@ -57,7 +57,9 @@ def test_corrupt_cached_file_is_not_trusted(empty_cache):
 
 
 def test_offline_download_names_missing_files_and_the_from_option(empty_cache, monkeypatch):
-    unreachable = assets.Asset(NAME, "http://127.0.0.1:9/coco_classes.txt", assets.REGISTRY[NAME].sha256, "x")
+    unreachable = assets.Asset(
+        NAME, "http://127.0.0.1:9/coco_classes.txt", assets.REGISTRY[NAME].sha256, "x"
+    )
     monkeypatch.setitem(assets.REGISTRY, NAME, unreachable)
     with pytest.raises(AssetError) as error:
         assets.download([NAME], progress=False)
@@ -73,14 +75,38 @@ def test_cli_fetch_from_folder(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "cyclist_dataset", "assets", "fetch", "--from",
-                             str(tmp_path / "source"), "--name", NAME], capture_output=True, text=True,
-                            env={**os.environ, assets.CACHE_ENV: str(env_cache)})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cyclist_dataset",
+            "assets",
+            "fetch",
+            "--from",
+            str(tmp_path / "source"),
+            "--name",
+            NAME,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, assets.CACHE_ENV: str(env_cache)},
+    )
     assert result.returncode == 0, result.stderr
     assert (env_cache / NAME).is_file()
     # Seeding everything from a folder that lacks the rest names each missing file.
-    result = subprocess.run([sys.executable, "-m", "cyclist_dataset", "assets", "fetch", "--from",
-                             str(tmp_path / "source")], capture_output=True, text=True,
-                            env={**os.environ, assets.CACHE_ENV: str(env_cache)})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cyclist_dataset",
+            "assets",
+            "fetch",
+            "--from",
+            str(tmp_path / "source"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, assets.CACHE_ENV: str(env_cache)},
+    )
     assert result.returncode == 2
     assert "models/yolox_nano.onnx: not found" in result.stderr

@@ -13,13 +13,13 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
+from conftest import DEMO, REPO
+from test_anonymize import cli_app, write_segment
 from typer.testing import CliRunner
 
-from conftest import DEMO, REPO
-from cyclist_dataset.audit import audit_workspace
-from cyclist_dataset.config import load_pipeline
-from cyclist_dataset.runner import run_pipeline
-from test_anonymize import cli_app, write_segment
+from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.stages.anonymize.audit import audit_workspace
 
 PIPELINE = """
 workspace = "workspace"
@@ -54,22 +54,43 @@ def intel_pipeline(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("intel_pipeline")
     write_segment(root / "intel_76s.mp4", range(760, 860))
     (root / "roi" / "lab").mkdir(parents=True)
-    (root / "roi" / "lab" / "c1.json").write_text(json.dumps({
-        "description": "the whole frame", "image_width": 768, "image_height": 432,
-        "include": [[[0, 0], [768, 0], [768, 432], [0, 432]]]}))
+    (root / "roi" / "lab" / "c1.json").write_text(
+        json.dumps(
+            {
+                "description": "the whole frame",
+                "image_width": 768,
+                "image_height": 432,
+                "include": [[[0, 0], [768, 0], [768, 432], [0, 432]]],
+            }
+        )
+    )
     (root / "pipeline.toml").write_text(PIPELINE)
     return root / "pipeline.toml"
 
 
 def kill_once_crops_appear(pipeline: Path, workspace: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "cyclist_dataset", "run", str(pipeline), "--workspace",
-                                str(workspace)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cyclist_dataset",
+            "run",
+            str(pipeline),
+            "--workspace",
+            str(workspace),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     crops = workspace / "crops"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None:
         # Wait for a finished crop (renamed into place), not just an empty temporary file, so that the
         # scan below always has at least one image to audit; temporary files on disk are scanned too.
-        if crops.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in crops.rglob("*")):
+        if crops.is_dir() and any(
+            p.is_file() and not p.name.startswith(".") for p in crops.rglob("*")
+        ):
             break
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
@@ -77,19 +98,27 @@ def kill_once_crops_appear(pipeline: Path, workspace: Path) -> None:
 
 
 @pytest.mark.parametrize("which", ["demo", "intel"])
-def test_killed_during_the_crop_stage_every_image_on_disk_passes_the_audit(which, intel_pipeline, tmp_path):
+def test_killed_during_the_crop_stage_every_image_on_disk_passes_the_audit(
+    which, intel_pipeline, tmp_path
+):
     pipeline = DEMO if which == "demo" else intel_pipeline
     workspace = tmp_path / "killed"
     kill_once_crops_appear(pipeline, workspace)
     config = load_pipeline(pipeline, workspace)
-    finished = [v.video_id for v in config.videos if (workspace / "stages" / "anonymize" / f"{v.video_id}.parquet").exists()]
+    finished = [
+        v.video_id
+        for v in config.videos
+        if (workspace / "stages" / "anonymize" / f"{v.video_id}.parquet").exists()
+    ]
     assert len(finished) < len(config.videos)  # killed inside the crop stage
 
     # Every file on disk, whatever its name (temporary files included), that decodes as an image.
     report = audit_workspace(workspace, every_file=True, progress=False, output=tmp_path / "audit")
     images = report.crops[report.crops["readable"]]
     assert len(images) >= 1
-    assert images["audit_passed"].all(), images.sort_values("audit_face_score").tail(3).to_dict("records")
+    assert images["audit_passed"].all(), (
+        images.sort_values("audit_face_score").tail(3).to_dict("records")
+    )
 
     if which == "intel":  # a rerun finishes the job; every crop it keeps passed the audit
         report = run_pipeline(config, log=lambda line: None)
@@ -102,8 +131,9 @@ def test_killed_during_the_crop_stage_every_image_on_disk_passes_the_audit(which
 def test_audit_privacy_command_reports_per_camera_and_flags_a_raw_face(intel_pipeline, tmp_path):
     workspace = tmp_path / "workspace"
     config = load_pipeline(intel_pipeline, workspace)
-    assert not run_pipeline(config, stages=("ingest", "detect", "filter", "track", "anonymize"),
-                            log=lambda line: None).failed
+    assert not run_pipeline(
+        config, stages=("ingest", "detect", "filter", "track", "anonymize"), log=lambda line: None
+    ).failed
     result = CliRunner().invoke(cli_app(), ["audit-privacy", str(workspace)])
     assert result.exit_code == 0, result.output
     assert "0 with a detectable face" in result.output
@@ -113,14 +143,14 @@ def test_audit_privacy_command_reports_per_camera_and_flags_a_raw_face(intel_pip
 
     # An unblurred crop with a face, planted among the crops, is caught and tops the contact sheet.
     crops = pd.read_parquet(workspace / "stages" / "anonymize")
-    from cyclist_dataset import video
-    from cyclist_dataset.audit import Auditor
+    from cyclist_dataset.io import video
+    from cyclist_dataset.stages.anonymize.audit import Auditor
 
     auditor, planted = Auditor(), None
     rows = {r.frame_index: r for r in crops.itertuples()}
     for frame in video.frames(config.videos[0].path, 10.0, wanted=set(rows)):
         r = rows[frame.index]
-        raw = frame.image[int(r.y1):int(r.y2), int(r.x1):int(r.x2)]
+        raw = frame.image[int(r.y1) : int(r.y2), int(r.x1) : int(r.x2)]
         if not auditor.check(raw).passed:
             planted = workspace / "crops" / "lab" / "c1" / "planted" / "raw.jpg"
             planted.parent.mkdir(parents=True)

@@ -10,17 +10,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import CYCLIST_VIDEO, REPO
-from cyclist_dataset import assets, video
-from cyclist_dataset.config import DetectConfig, load_pipeline
-from cyclist_dataset.detect import detect_frames, make_detector
-from cyclist_dataset.detect.pairing import pair_riders
-from cyclist_dataset.detect.yolox import choose_providers
-from cyclist_dataset.errors import UserError
-from cyclist_dataset.runner import run_pipeline
 
-REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "radeberg_cyclist_reference_boxes.json").read_text())
+from cyclist_dataset.core.config import DetectConfig, load_pipeline
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.io import assets, video
+from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.stages.detect import detect_frames, make_detector
+from cyclist_dataset.stages.detect.pairing import pair_riders
+from cyclist_dataset.stages.detect.yolox import choose_providers
+
+REFERENCE = json.loads(
+    (Path(__file__).parent / "fixtures" / "radeberg_cyclist_reference_boxes.json").read_text()
+)
 YOLOX = DetectConfig(backend="yolox_onnx")
 
 
@@ -39,10 +41,14 @@ def cyclist_detections() -> pd.DataFrame:
     return table.to_pandas()
 
 
-@pytest.mark.parametrize("frame, cls", [(f, c) for f, boxes in REFERENCE["frames"].items() for c in boxes])
+@pytest.mark.parametrize(
+    "frame, cls", [(f, c) for f, boxes in REFERENCE["frames"].items() for c in boxes]
+)
 def test_yolox_finds_rider_and_bicycle_where_checked_by_eye(cyclist_detections, frame, cls):
-    rows = cyclist_detections[(cyclist_detections["frame_index"] == int(frame))
-                              & (cyclist_detections["class_name"] == cls)]
+    rows = cyclist_detections[
+        (cyclist_detections["frame_index"] == int(frame))
+        & (cyclist_detections["class_name"] == cls)
+    ]
     reference = REFERENCE["frames"][frame][cls]
     best = max(rows.itertuples(), key=lambda r: iou((r.x1, r.y1, r.x2, r.y2), reference))
     assert best.score > 0.5
@@ -51,9 +57,14 @@ def test_yolox_finds_rider_and_bicycle_where_checked_by_eye(cyclist_detections, 
 
 def test_rider_is_paired_with_its_bicycle(cyclist_detections):
     frame = cyclist_detections[cyclist_detections["frame_index"] == 55].set_index("detection_id")
-    rider_ref, bicycle_ref = REFERENCE["frames"]["55"]["person"], REFERENCE["frames"]["55"]["bicycle"]
-    rider = max(frame[frame["class_name"] == "person"].itertuples(),
-                key=lambda r: iou((r.x1, r.y1, r.x2, r.y2), rider_ref))
+    rider_ref, bicycle_ref = (
+        REFERENCE["frames"]["55"]["person"],
+        REFERENCE["frames"]["55"]["bicycle"],
+    )
+    rider = max(
+        frame[frame["class_name"] == "person"].itertuples(),
+        key=lambda r: iou((r.x1, r.y1, r.x2, r.y2), rider_ref),
+    )
     bicycle = frame.loc[rider.bicycle_detection_id]
     assert bicycle["class_name"] == "bicycle"
     assert iou((bicycle.x1, bicycle.y1, bicycle.x2, bicycle.y2), bicycle_ref) >= 0.5
@@ -85,8 +96,12 @@ def test_sampling_picks_frames_by_timestamp(asset_cache):
 
 def test_sampled_detect_stage_records_frame_and_timestamp(tmp_path):
     config = load_pipeline(REPO / "pipelines" / "demo.toml", tmp_path / "ws")
-    config = config.model_copy(update={
-        "videos": config.videos[:1], "detect": config.detect.model_copy(update={"sample_fps": 5.0})})
+    config = config.model_copy(
+        update={
+            "videos": config.videos[:1],
+            "detect": config.detect.model_copy(update={"sample_fps": 5.0}),
+        }
+    )
     assert not run_pipeline(config, ("ingest", "detect"), log=lambda line: None).failed
     detections = pd.read_parquet(tmp_path / "ws" / "stages" / "detect")
     frames = sorted(set(detections["frame_index"]))
@@ -100,15 +115,24 @@ def test_cyclist_stays_one_tracklet_where_its_bicycle_was_missed(demo_run):
     rider = tracklets[tracklets["video_id"] == CYCLIST_VIDEO]
     assert rider["tracklet_id"].nunique() == 1
     paired = rider["bicycle_detection_id"].notna()
-    assert paired.any() and (~paired).sum() >= 10  # bicycle missed in many frames, rider kept throughout
+    assert (
+        paired.any() and (~paired).sum() >= 10
+    )  # bicycle missed in many frames, rider kept throughout
 
 
 def la_street_pipeline(tmp_path: Path, require_bicycle: bool) -> Path:
     """The LA sidewalk camera (320x240): pedestrians only. The ROI is the whole frame, so only the
     cyclist rule (rider paired with a bicycle) can keep them out."""
     (tmp_path / "roi" / "la_street").mkdir(parents=True)
-    (tmp_path / "roi" / "la_street" / "cam1.json").write_text(json.dumps(
-        {"image_width": 320, "image_height": 240, "include": [[[0, 0], [320, 0], [320, 240], [0, 240]]]}))
+    (tmp_path / "roi" / "la_street" / "cam1.json").write_text(
+        json.dumps(
+            {
+                "image_width": 320,
+                "image_height": 240,
+                "include": [[[0, 0], [320, 0], [320, 240], [0, 240]]],
+            }
+        )
+    )
     pipeline = tmp_path / "la.toml"
     pipeline.write_text(f"""
 workspace = "ws"
@@ -134,17 +158,26 @@ require_bicycle = {str(require_bicycle).lower()}
 
 
 def test_pedestrians_are_not_cyclists(tmp_path):
-    without_rule = run_pipeline(load_pipeline(la_street_pipeline(tmp_path / "off", False)), log=lambda line: None)
+    without_rule = run_pipeline(
+        load_pipeline(la_street_pipeline(tmp_path / "off", False)), log=lambda line: None
+    )
     assert not without_rule.failed
     walkers = pd.read_parquet(tmp_path / "off" / "ws" / "manifests" / "tracklets")
     assert walkers["tracklet_id"].nunique() >= 1  # the pedestrians do form tracklets...
-    with_rule = run_pipeline(load_pipeline(la_street_pipeline(tmp_path / "on", True)), log=lambda line: None)
+    with_rule = run_pipeline(
+        load_pipeline(la_street_pipeline(tmp_path / "on", True)), log=lambda line: None
+    )
     assert not with_rule.failed
-    assert pd.read_parquet(tmp_path / "on" / "ws" / "manifests" / "tracklets").empty  # ...but none is a cyclist
+    assert pd.read_parquet(
+        tmp_path / "on" / "ws" / "manifests" / "tracklets"
+    ).empty  # ...but none is a cyclist
 
 
 def test_providers_never_default_to_azure():
-    assert choose_providers(()) in (["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert choose_providers(()) in (
+        ["CPUExecutionProvider"],
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
     assert choose_providers(("CPUExecutionProvider",)) == ["CPUExecutionProvider"]
     with pytest.raises(UserError, match="not available here"):
         choose_providers(("TensorrtExecutionProvider",))
@@ -185,27 +218,41 @@ def test_decoding_runs_ahead_in_a_thread_and_errors_reach_the_consumer():
 
 
 def test_faster_rcnn_runs_through_the_pipeline_from_a_local_checkpoint(tmp_path):
-    import torch
     import pyarrow.parquet as pq
+    import torch
 
-    from cyclist_dataset.detect.faster_rcnn import FasterRcnnDetector
+    from cyclist_dataset.stages.detect.faster_rcnn import FasterRcnnDetector
 
     checkpoint = tmp_path / "mobilenet320.pth"
-    torch.save(FasterRcnnDetector("fasterrcnn_mobilenet_v3_large_320_fpn", None).model.state_dict(), checkpoint)
+    torch.save(
+        FasterRcnnDetector("fasterrcnn_mobilenet_v3_large_320_fpn", None).model.state_dict(),
+        checkpoint,
+    )
     config = load_pipeline(REPO / "pipelines" / "demo.toml", tmp_path / "ws")
-    config = config.model_copy(update={"videos": config.videos[:1], "detect": DetectConfig(
-        backend="faster_rcnn", architecture="fasterrcnn_mobilenet_v3_large_320_fpn", weights=str(checkpoint),
-        sample_fps=2.0, batch_size=2)})
+    config = config.model_copy(
+        update={
+            "videos": config.videos[:1],
+            "detect": DetectConfig(
+                backend="faster_rcnn",
+                architecture="fasterrcnn_mobilenet_v3_large_320_fpn",
+                weights=str(checkpoint),
+                sample_fps=2.0,
+                batch_size=2,
+            ),
+        }
+    )
     assert not run_pipeline(config, ("ingest", "detect"), log=lambda line: None).failed
     target = tmp_path / "ws" / "stages" / "detect" / f"{config.videos[0].video_id}.parquet"
     params = json.loads(pq.read_schema(target).metadata[b"cyclist_dataset.params"])
-    assert params["model"] == ("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn:file=mobilenet320.pth"
-                               f"@sha256:{assets.sha256_of(checkpoint)}")
+    assert params["model"] == (
+        "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn:file=mobilenet320.pth"
+        f"@sha256:{assets.sha256_of(checkpoint)}"
+    )
     assert params["weights_sha256"] == assets.sha256_of(checkpoint)
 
 
 def test_config_and_backend_agree_on_architectures():
-    from cyclist_dataset.config import FASTER_RCNN_ARCHITECTURES
-    from cyclist_dataset.detect.faster_rcnn import ARCHITECTURES
+    from cyclist_dataset.core.config import FASTER_RCNN_ARCHITECTURES
+    from cyclist_dataset.stages.detect.faster_rcnn import ARCHITECTURES
 
     assert set(FASTER_RCNN_ARCHITECTURES) == set(ARCHITECTURES)

@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, REPO, cli
-from cyclist_dataset.config import load_pipeline
+
+from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.core.roi import load_roi
 from cyclist_dataset.errors import ConfigError, RoiError
-from cyclist_dataset.roi import load_roi
-from cyclist_dataset.runner import run_pipeline
+from cyclist_dataset.pipeline.unit import run_pipeline
 
 MINIMAL = """
 workspace = "ws"
@@ -47,30 +47,55 @@ def test_corrupt_video_is_reported_by_name_and_others_go_on(tmp_path, asset_cach
     good = asset_cache / "footage/radeberg/Testvideo_FR20_2020-02-20_13-00-00.mp4"
     corrupt.write_bytes(good.read_bytes()[:3000])  # a truncated download
     pipeline = pipeline_dir(tmp_path, "broken.mp4")
-    pipeline.write_text(pipeline.read_text().replace("[detect]", f'[[videos]]\ncamera = "cam1"\npath = "{good}"\n[detect]'))
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            "[detect]", f'[[videos]]\ncamera = "cam1"\npath = "{good}"\n[detect]'
+        )
+    )
     result = cli("run", str(pipeline))
     assert result.returncode == 1
     assert "broken" in result.stderr and "ingest" in result.stderr
     assert "corrupt" in result.stderr or "cannot open" in result.stderr
-    assert (tmp_path / "ws" / "manifests" / "crops" / "Testvideo_FR20_2020-02-20_13-00-00.parquet").is_file()
+    assert (
+        tmp_path / "ws" / "manifests" / "crops" / "Testvideo_FR20_2020-02-20_13-00-00.parquet"
+    ).is_file()
 
 
 def test_missing_video_names_the_file(tmp_path):
     pipeline = pipeline_dir(tmp_path, "nowhere.mp4")
     report = run_pipeline(load_pipeline(pipeline), log=lambda line: None)
     stage, message = report.failed["nowhere"]
-    assert stage == "ingest" and "video not found" in message and str(tmp_path / "nowhere.mp4") in message
+    assert (
+        stage == "ingest"
+        and "video not found" in message
+        and str(tmp_path / "nowhere.mp4") in message
+    )
 
 
-@pytest.mark.parametrize("roi, expected", [
-    ("{not json", "not valid JSON"),
-    ({"image_width": 800, "image_height": 600, "include": [[[0, 0], [10, 10]]]}, "at least 3 points"),
-    ({"image_width": 800, "image_height": 600, "include": [[[0, 0], [100, 100], [100, 0], [0, 100]]]},
-     "not a simple polygon"),
-    ({"image_width": 800, "image_height": 600, "include": [[[0, 0], [900, 0], [0, 100]]]}, "outside the 800x600"),
-    ({"include": [[[0, 0], [90, 0], [0, 100]]]}, "image_width"),
-    ({"image_width": 800, "image_height": 600, "include": []}, "at least one polygon"),
-])
+@pytest.mark.parametrize(
+    "roi, expected",
+    [
+        ("{not json", "not valid JSON"),
+        (
+            {"image_width": 800, "image_height": 600, "include": [[[0, 0], [10, 10]]]},
+            "at least 3 points",
+        ),
+        (
+            {
+                "image_width": 800,
+                "image_height": 600,
+                "include": [[[0, 0], [100, 100], [100, 0], [0, 100]]],
+            },
+            "not a simple polygon",
+        ),
+        (
+            {"image_width": 800, "image_height": 600, "include": [[[0, 0], [900, 0], [0, 100]]]},
+            "outside the 800x600",
+        ),
+        ({"include": [[[0, 0], [90, 0], [0, 100]]]}, "image_width"),
+        ({"image_width": 800, "image_height": 600, "include": []}, "at least one polygon"),
+    ],
+)
 def test_bad_roi_file_is_rejected_before_any_work(tmp_path, roi, expected):
     pipeline = pipeline_dir(tmp_path, "whatever.mp4", roi)
     result = cli("run", str(pipeline))
@@ -84,16 +109,31 @@ def test_missing_roi_file(tmp_path):
         load_roi(tmp_path / "nope.json")
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda s: s.replace('name = "radeberg"', 'name = "radeberg'), "not valid TOML"),
-    (lambda s: s + "\n[filter]\nscore_min = 1.5\n", "key `filter.score_min`"),
-    (lambda s: s + "\n[filter]\nscore_mni = 0.5\n", "key `filter.score_mni`: Extra inputs"),
-    (lambda s: s.replace('camera = "cam1"', 'camera = "cam9"'), "'cam9' is not one of the cameras"),
-    (lambda s: s.replace("start_time = 2020-02-20T13:11:00", ""), "no recording start time in its file name"),
-    (lambda s: s + "\n[anonymize]\nwindow_px = 4\n", "window_px must be odd"),
-    (lambda s: s.replace('path = "clip.mp4"', 'asset = "footage/nowhere.mp4"'), "not in the asset registry"),
-    (lambda s: s.replace('[location]', '[location]\ntimezone = "Mars/Olympus"'), "unknown time zone"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda s: s.replace('name = "radeberg"', 'name = "radeberg'), "not valid TOML"),
+        (lambda s: s + "\n[filter]\nscore_min = 1.5\n", "key `filter.score_min`"),
+        (lambda s: s + "\n[filter]\nscore_mni = 0.5\n", "key `filter.score_mni`: Extra inputs"),
+        (
+            lambda s: s.replace('camera = "cam1"', 'camera = "cam9"'),
+            "'cam9' is not one of the cameras",
+        ),
+        (
+            lambda s: s.replace("start_time = 2020-02-20T13:11:00", ""),
+            "no recording start time in its file name",
+        ),
+        (lambda s: s + "\n[anonymize]\nwindow_px = 4\n", "window_px must be odd"),
+        (
+            lambda s: s.replace('path = "clip.mp4"', 'asset = "footage/nowhere.mp4"'),
+            "not in the asset registry",
+        ),
+        (
+            lambda s: s.replace("[location]", '[location]\ntimezone = "Mars/Olympus"'),
+            "unknown time zone",
+        ),
+    ],
+)
 def test_bad_pipeline_file_names_file_and_key(tmp_path, edit, expected):
     pipeline = pipeline_dir(tmp_path, "clip.mp4")
     pipeline.write_text(edit(pipeline.read_text()))
@@ -111,7 +151,11 @@ def test_missing_pipeline_file(tmp_path):
 
 def test_missing_detector_weights_stop_the_run_before_any_work(tmp_path):
     pipeline = pipeline_dir(tmp_path, "whatever.mp4")
-    pipeline.write_text(pipeline.read_text().replace('backend = "yolox_onnx"', 'backend = "faster_rcnn"\nweights = "nope.pth"'))
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            'backend = "yolox_onnx"', 'backend = "faster_rcnn"\nweights = "nope.pth"'
+        )
+    )
     result = cli("run", str(pipeline))
     assert result.returncode == 2 and "p.toml: [detect]" in result.stderr
     assert f"checkpoint not found: {tmp_path / 'nope.pth'}" in result.stderr

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO
-from cyclist_dataset.config import load_pipeline
+
+from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.executors import LocalExecutor, make_executor
-from cyclist_dataset.runner import run_pipeline
+from cyclist_dataset.pipeline.executors import LocalExecutor, make_executor
+from cyclist_dataset.pipeline.unit import run_pipeline
 
 
 def test_two_local_processes_give_the_in_process_results(demo_run, tmp_path):
@@ -18,8 +18,16 @@ def test_two_local_processes_give_the_in_process_results(demo_run, tmp_path):
     report = run_pipeline(parallel, executor=LocalExecutor(workers=2), log=lambda line: None)
     assert not report.failed
     for name, keys in {"detections": ["video_id", "detection_id"], "crops": ["crop_path"]}.items():
-        expected = pd.read_parquet(config.workspace / "manifests" / name).sort_values(keys).reset_index(drop=True)
-        actual = pd.read_parquet(tmp_path / "ws" / "manifests" / name).sort_values(keys).reset_index(drop=True)
+        expected = (
+            pd.read_parquet(config.workspace / "manifests" / name)
+            .sort_values(keys)
+            .reset_index(drop=True)
+        )
+        actual = (
+            pd.read_parquet(tmp_path / "ws" / "manifests" / name)
+            .sort_values(keys)
+            .reset_index(drop=True)
+        )
         pd.testing.assert_frame_equal(actual, expected)
 
 

@@ -12,12 +12,12 @@ import cv2
 import pandas as pd
 import pytest
 import typer
+from synthetic_workspace import town
 from typer.testing import CliRunner
 
-from cyclist_dataset.dataset_cli import labels_app, pull, release_app
+from cyclist_dataset.cli.dataset import labels_app, pull, release_app
+from cyclist_dataset.dataset.labels import export_package, import_labels, list_versions
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.labels import export_package, import_labels, list_versions
-from synthetic_workspace import town
 
 HEADER = "location,camera,tracklet_id,identity\n"
 
@@ -32,8 +32,11 @@ def cli_app() -> typer.Typer:
 
 
 def digests(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -47,16 +50,25 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_valid_file_becomes_an_immutable_version(ws, tmp_path):
-    source = write(tmp_path / "labels.csv", "# checked twice\n" + HEADER +
-                   "town,A,town_A_t0001,p1\n"
-                   "town,B,town_B_t0001,p1\n"
-                   "town,A,town_A_t0002,\n"  # left empty: stays an unlabelled distractor
-                   "city,C,city_C_t0001,c7\n")
+    source = write(
+        tmp_path / "labels.csv",
+        "# checked twice\n" + HEADER + "town,A,town_A_t0001,p1\n"
+        "town,B,town_B_t0001,p1\n"
+        "town,A,town_A_t0002,\n"  # left empty: stays an unlabelled distractor
+        "city,C,city_C_t0001,c7\n",
+    )
     version = import_labels(ws, source, by="annotator-1")
     assert version.name == "v0001" and version.path == ws / "labels" / "v0001"
     labels = version.labels.set_index("tracklet_id")
-    assert labels["identity"].to_dict() == {"town_A_t0001": "p1", "town_B_t0001": "p1", "city_C_t0001": "c7"}
-    assert labels.loc["town_B_t0001", "source_line"] == 4 and labels.loc["city_C_t0001", "camera"] == "C"
+    assert labels["identity"].to_dict() == {
+        "town_A_t0001": "p1",
+        "town_B_t0001": "p1",
+        "city_C_t0001": "c7",
+    }
+    assert (
+        labels.loc["town_B_t0001", "source_line"] == 4
+        and labels.loc["city_C_t0001", "camera"] == "C"
+    )
     meta = version.meta
     assert meta["created_by"] == "annotator-1"
     assert meta["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
@@ -67,28 +79,57 @@ def test_valid_file_becomes_an_immutable_version(ws, tmp_path):
 
 
 def test_second_import_is_a_new_snapshot_and_never_touches_the_first(ws, tmp_path):
-    first = import_labels(ws, write(tmp_path / "a.csv", HEADER + "town,A,town_A_t0001,p1\ncity,C,city_C_t0001,c1\n"))
+    first = import_labels(
+        ws, write(tmp_path / "a.csv", HEADER + "town,A,town_A_t0001,p1\ncity,C,city_C_t0001,c1\n")
+    )
     before = digests(first.path)
     # The second file covers only location town: city's labels are carried over from v0001.
-    second = import_labels(ws, write(tmp_path / "b.csv", HEADER + "town,A,town_A_t0002,p2\ntown,B,town_B_t0002,p2\n"),
-                           overlapping_views=True)
+    second = import_labels(
+        ws,
+        write(tmp_path / "b.csv", HEADER + "town,A,town_A_t0002,p2\ntown,B,town_B_t0002,p2\n"),
+        overlapping_views=True,
+    )
     assert [v.name for v in list_versions(ws)] == ["v0001", "v0002"]
     assert digests(first.path) == before
     labels = second.labels.set_index("tracklet_id")
-    assert labels["identity"].to_dict() == {"town_A_t0002": "p2", "town_B_t0002": "p2", "city_C_t0001": "c1"}
+    assert labels["identity"].to_dict() == {
+        "town_A_t0002": "p2",
+        "town_B_t0002": "p2",
+        "city_C_t0001": "c1",
+    }
     assert labels.loc["city_C_t0001", "label_version"] == "v0001"
-    assert second.meta["previous_version"] == "v0001" and second.meta["locations_replaced"] == ["town"]
+    assert second.meta["previous_version"] == "v0001" and second.meta["locations_replaced"] == [
+        "town"
+    ]
 
 
 # Each kind of error, its line (comments and the header count as lines) and a phrase of its message.
 BAD_FILES = {
-    "unknown tracklet": ("town,A,town_A_t0001,p1\ntown,A,town_A_t0099,p2\n", 3, "unknown tracklet 'town_A_t0099'"),
-    "duplicate tracklet": ("town,A,town_A_t0001,p1\ntown,B,town_B_t0001,p2\ntown,A,town_A_t0001,p1\n", 4,
-                           "listed twice (first at line 2)"),
-    "two identities": ("town,A,town_A_t0001,p1\ntown,A,town_A_t0001,p2\n", 3, "given two identities: 'p1' (line 2)"),
-    "two cameras at once": ("town,A,town_A_t0001,p1\ntown,A,town_A_t0002,p2\ntown,B,town_B_t0002,p1\n", 4,
-                            "at B (town_B_t0002) and at A (town_A_t0001, line 2) at overlapping times"),
-    "two locations": ("town,A,town_A_t0001,p1\ncity,C,city_C_t0001,p1\n", 3, "is at location 'city' and at 'town'"),
+    "unknown tracklet": (
+        "town,A,town_A_t0001,p1\ntown,A,town_A_t0099,p2\n",
+        3,
+        "unknown tracklet 'town_A_t0099'",
+    ),
+    "duplicate tracklet": (
+        "town,A,town_A_t0001,p1\ntown,B,town_B_t0001,p2\ntown,A,town_A_t0001,p1\n",
+        4,
+        "listed twice (first at line 2)",
+    ),
+    "two identities": (
+        "town,A,town_A_t0001,p1\ntown,A,town_A_t0001,p2\n",
+        3,
+        "given two identities: 'p1' (line 2)",
+    ),
+    "two cameras at once": (
+        "town,A,town_A_t0001,p1\ntown,A,town_A_t0002,p2\ntown,B,town_B_t0002,p1\n",
+        4,
+        "at B (town_B_t0002) and at A (town_A_t0001, line 2) at overlapping times",
+    ),
+    "two locations": (
+        "town,A,town_A_t0001,p1\ncity,C,city_C_t0001,p1\n",
+        3,
+        "is at location 'city' and at 'town'",
+    ),
     "malformed identity": ("town,A,town_A_t0001,p 1\n", 2, "identity 'p 1' is malformed"),
     "empty tracklet id": ("town,A,town_A_t0001,p1\ntown,A,,p1\n", 3, "tracklet_id is empty"),
     "train tracklet": ("town,A,town_A_t0000,p1\n", 2, "is in the train part"),
@@ -112,8 +153,12 @@ def test_label_file_with_an_error_is_rejected_whole_with_its_line(ws, tmp_path, 
 
 
 def test_every_problem_is_listed_in_line_order(ws, tmp_path):
-    source = write(tmp_path / "labels.csv", "# one\n# two\n" + HEADER +
-                   "town,A,nope,p1\ntown,A,town_A_t0001,bad/id\ntown,A,town_A_t0000,p2\n")
+    source = write(
+        tmp_path / "labels.csv",
+        "# one\n# two\n"
+        + HEADER
+        + "town,A,nope,p1\ntown,A,town_A_t0001,bad/id\ntown,A,town_A_t0000,p2\n",
+    )
     with pytest.raises(UserError) as error:
         import_labels(ws, source)
     found = [int(n) for n in re.findall(r"labels\.csv:(\d+):", str(error.value))]
@@ -123,14 +168,21 @@ def test_every_problem_is_listed_in_line_order(ws, tmp_path):
 
 def test_missing_header_column_and_empty_file_are_rejected(ws, tmp_path):
     with pytest.raises(UserError, match=r"labels\.csv:2: the header has no column identity"):
-        import_labels(ws, write(tmp_path / "labels.csv", "# c\nlocation,camera,tracklet_id\ntown,A,town_A_t0001\n"))
+        import_labels(
+            ws,
+            write(
+                tmp_path / "labels.csv", "# c\nlocation,camera,tracklet_id\ntown,A,town_A_t0001\n"
+            ),
+        )
     with pytest.raises(UserError, match="no row has an identity"):
         import_labels(ws, write(tmp_path / "labels.csv", HEADER + "town,A,town_A_t0001,\n"))
     assert list_versions(ws) == []
 
 
 def test_overlapping_views_allow_one_person_at_two_cameras_at_once(ws, tmp_path):
-    source = write(tmp_path / "labels.csv", HEADER + "town,A,town_A_t0001,p1\ntown,B,town_B_t0002,p1\n")
+    source = write(
+        tmp_path / "labels.csv", HEADER + "town,A,town_A_t0001,p1\ntown,B,town_B_t0002,p1\n"
+    )
     with pytest.raises(UserError, match="--overlapping-views"):
         import_labels(ws, source)
     version = import_labels(ws, source, overlapping_views=True)
@@ -138,12 +190,19 @@ def test_overlapping_views_allow_one_person_at_two_cameras_at_once(ws, tmp_path)
 
 
 def test_json_labels_are_checked_with_line_numbers(ws, tmp_path):
-    good = [{"tracklet_id": "town_A_t0001", "identity": "p1"}, {"tracklet_id": "town_B_t0001", "identity": "p1"}]
-    version = import_labels(ws, write(tmp_path / "labels.json", json.dumps({"labels": good}, indent=2)))
+    good = [
+        {"tracklet_id": "town_A_t0001", "identity": "p1"},
+        {"tracklet_id": "town_B_t0001", "identity": "p1"},
+    ]
+    version = import_labels(
+        ws, write(tmp_path / "labels.json", json.dumps({"labels": good}, indent=2))
+    )
     assert version.meta["format"] == "json" and set(version.labels["identity"]) == {"p1"}
     bad = good + [{"tracklet_id": "town_A_t0001", "identity": "p9"}]
     text = json.dumps(bad, indent=2)  # each object spans 4 lines; the third starts on line 10
-    with pytest.raises(UserError, match=r"labels\.json:10 \(labels\[2\]\): tracklet 'town_A_t0001' is given two"):
+    with pytest.raises(
+        UserError, match=r"labels\.json:10 \(labels\[2\]\): tracklet 'town_A_t0001' is given two"
+    ):
         import_labels(ws, write(tmp_path / "labels.json", text))
     assert [v.name for v in list_versions(ws)] == ["v0001"]
 
@@ -151,26 +210,37 @@ def test_json_labels_are_checked_with_line_numbers(ws, tmp_path):
 def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
     out = tmp_path / "package"
     summary = export_package(ws, "town", out, candidates=5, max_gap_s=60)
-    assert summary.tracklets == 4 and summary.cameras == 2  # validation only: the train tracklet is not there
+    assert (
+        summary.tracklets == 4 and summary.cameras == 2
+    )  # validation only: the train tracklet is not there
     rows = list(csv.DictReader((out / "labels.csv").open(encoding="utf-8")))
-    assert [r["tracklet_id"] for r in rows] == ["town_A_t0001", "town_A_t0002", "town_B_t0002", "town_B_t0001"]
+    assert [r["tracklet_id"] for r in rows] == [
+        "town_A_t0001",
+        "town_A_t0002",
+        "town_B_t0002",
+        "town_B_t0001",
+    ]
     assert all(r["identity"] == "" and (out / r["representative_crop"]).is_file() for r in rows)
     assert rows[0]["start"] == "2020-06-01T10:50:00.000+00:00" and rows[0]["n_crops"] == "4"
     sheet = cv2.imread(str(out / "sheets" / "town_A_t0001.png"))
     assert sheet is not None and sheet.shape[0] > 100
     page = (out / "index.html").read_text(encoding="utf-8")
     links = re.findall(r"(?:src|href)='([^'#]+)'", page)
-    assert links and all((out / link).is_file() for link in links)  # relative links into the package
+    assert links and all(
+        (out / link).is_file() for link in links
+    )  # relative links into the package
     assert "http" not in page  # nothing fetched from the network
     # Candidates of A1 (10:50:00-01.5): B2 overlaps it in time (gap 0), B1 is 28.5 s later (their
     # colours are equally unlike A1's); A2 is the same camera.
     start = page.index("<section id='town_A_t0001'>")
-    section = page[start:page.index("</section>", start)]
-    assert re.findall(r"<figcaption>(\w+)<br>B, gap ([\d.]+) s", section) == [("town_B_t0002", "0.0"),
-                                                                              ("town_B_t0001", "28.5")]
+    section = page[start : page.index("</section>", start)]
+    assert re.findall(r"<figcaption>(\w+)<br>B, gap ([\d.]+) s", section) == [
+        ("town_B_t0002", "0.0"),
+        ("town_B_t0001", "28.5"),
+    ]
     # A2 (10:52) is 88.5 s from B1's end: beyond max_gap_s, so no candidates at all.
-    section = page[page.index("<section id='town_A_t0002'>"):]
-    assert "none within the time window" in section[:section.index("</section>")]
+    section = page[page.index("<section id='town_A_t0002'>") :]
+    assert "none within the time window" in section[: section.index("</section>")]
     with pytest.raises(UserError, match="already exists"):
         export_package(ws, "town", out)
     with pytest.raises(UserError, match="no tracklets of location 'nowhere'"):
@@ -182,31 +252,53 @@ def test_candidates_prefer_similar_colours_at_equal_times(tmp_path):
 
     from synthetic_workspace import T0, Tracklet, make_workspace
 
-    ws = make_workspace(tmp_path / "ws", [
-        Tracklet("l_A_t0001", "A", T0, colour=(30, 30, 200), location="l"),
-        Tracklet("l_B_t0001", "B", T0 + timedelta(seconds=5), colour=(200, 200, 30), location="l"),
-        Tracklet("l_B_t0002", "B", T0 + timedelta(seconds=5), colour=(30, 30, 200), location="l"),
-    ])
+    ws = make_workspace(
+        tmp_path / "ws",
+        [
+            Tracklet("l_A_t0001", "A", T0, colour=(30, 30, 200), location="l"),
+            Tracklet(
+                "l_B_t0001", "B", T0 + timedelta(seconds=5), colour=(200, 200, 30), location="l"
+            ),
+            Tracklet(
+                "l_B_t0002", "B", T0 + timedelta(seconds=5), colour=(30, 30, 200), location="l"
+            ),
+        ],
+    )
     export_package(ws, "l", tmp_path / "p")
     page = (tmp_path / "p" / "index.html").read_text(encoding="utf-8")
-    section = page[page.index("<section id='l_A_t0001'>"):]
+    section = page[page.index("<section id='l_A_t0001'>") :]
     assert re.findall(r"<figcaption>(\w+)<br>", section)[:2] == ["l_B_t0002", "l_B_t0001"]
 
 
 def test_labels_commands(ws, tmp_path):
     runner = CliRunner()
     app = cli_app()
-    result = runner.invoke(app, ["labels", "export", str(ws), "--location", "town", "--out", str(tmp_path / "p")])
+    result = runner.invoke(
+        app, ["labels", "export", str(ws), "--location", "town", "--out", str(tmp_path / "p")]
+    )
     assert result.exit_code == 0, result.output
     assert "4 tracklets from 2 camera(s)" in result.output
-    filled = (tmp_path / "p" / "labels.csv").read_text().replace("crops/town_A_t0001.jpg,", "crops/town_A_t0001.jpg,p1")
+    filled = (
+        (tmp_path / "p" / "labels.csv")
+        .read_text()
+        .replace("crops/town_A_t0001.jpg,", "crops/town_A_t0001.jpg,p1")
+    )
     write(tmp_path / "filled.csv", filled)
-    result = runner.invoke(app, ["labels", "import", str(ws), str(tmp_path / "filled.csv"), "--by", "ann"])
+    result = runner.invoke(
+        app, ["labels", "import", str(ws), str(tmp_path / "filled.csv"), "--by", "ann"]
+    )
     assert result.exit_code == 0, result.output
-    assert "label version v0001: 1 labelled tracklets, 1 identities, 4 validation tracklets unlabelled" in result.output
+    assert (
+        "label version v0001: 1 labelled tracklets, 1 identities, 4 validation tracklets unlabelled"
+        in result.output
+    )
     result = runner.invoke(app, ["labels", "list", str(ws)])
-    assert result.exit_code == 0 and re.search(r"v0001 .* ann .* 1 tracklets .* filled\.csv", result.output)
+    assert result.exit_code == 0 and re.search(
+        r"v0001 .* ann .* 1 tracklets .* filled\.csv", result.output
+    )
     bad = write(tmp_path / "bad.csv", HEADER + "town,A,town_A_t0404,p1\n")
     result = runner.invoke(app, ["labels", "import", str(ws), str(bad)])
-    assert isinstance(result.exception, UserError) and "bad.csv:2: unknown tracklet" in str(result.exception)
+    assert isinstance(result.exception, UserError) and "bad.csv:2: unknown tracklet" in str(
+        result.exception
+    )
     assert len(pd.read_parquet(ws / "labels" / "v0001" / "labels.parquet")) == 1

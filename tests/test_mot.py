@@ -13,17 +13,25 @@ import pandas as pd
 import pytest
 import trackeval
 import typer
+from conftest import SHARED_ASSETS
 from typer.testing import CliRunner
 
-from conftest import SHARED_ASSETS
-from cyclist_dataset.config import TrackConfig
+from cyclist_dataset.cli.tracking import eval_tracks, track_mot
+from cyclist_dataset.core.config import TrackConfig
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.evaluation import choose_benchmark, evaluate
-from cyclist_dataset.mot import format_mot, read_mot, track_detections, tracklets_to_mot, write_mot
-from cyclist_dataset.tracking_cli import eval_tracks, track_mot
+from cyclist_dataset.io.mot import (
+    format_mot,
+    read_mot,
+    track_detections,
+    tracklets_to_mot,
+    write_mot,
+)
+from cyclist_dataset.tools.track_eval import choose_benchmark, evaluate
 
 MOT = SHARED_ASSETS / "mot"
-MOT17_FILES = sorted((MOT / "MOT17-mini").glob("*/gt/gt.txt")) + sorted((MOT / "MOT17-mini").glob("*/det/det.txt"))
+MOT17_FILES = sorted((MOT / "MOT17-mini").glob("*/gt/gt.txt")) + sorted(
+    (MOT / "MOT17-mini").glob("*/det/det.txt")
+)
 TUD_FILES = [MOT / s / f for s in ("TUD-Campus", "TUD-Stadtmitte") for f in ("gt.txt", "test.txt")]
 
 
@@ -52,9 +60,13 @@ def test_round_trip_is_lossless_and_byte_identical(path, tmp_path):
 def test_columns_and_types():
     gt = read_mot(MOT / "MOT17-mini" / "MOT17-09-FRCNN" / "gt" / "gt.txt")
     assert list(gt.columns) == ["frame", "id", "x", "y", "w", "h", "conf", "col8", "col9"]
-    assert gt["frame"].dtype == np.int64 and gt["id"].dtype == np.int64 and gt["x"].dtype == np.float64
+    assert (
+        gt["frame"].dtype == np.int64 and gt["id"].dtype == np.int64 and gt["x"].dtype == np.float64
+    )
     det = read_mot(MOT / "MOT17-mini" / "MOT17-09-FRCNN" / "det" / "det.txt")
-    assert list(det.columns) == ["frame", "id", "x", "y", "w", "h", "conf"] and (det["id"] == -1).all()
+    assert (
+        list(det.columns) == ["frame", "id", "x", "y", "w", "h", "conf"] and (det["id"] == -1).all()
+    )
 
 
 def test_integral_floats_keep_their_style_per_column(tmp_path):
@@ -70,16 +82,25 @@ def test_integral_floats_keep_their_style_per_column(tmp_path):
     assert (tmp_path / "long2.txt").read_text() == "1,1,10.5,20,30,40,1\n"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1,1,10,20,30\n", r"bad\.txt:1: expected 7 to 10"),
-    ("1,1,10,20,30,40,1\n2,1,10,20,30,40\n", r"bad\.txt:2: 6 values, but the file's first line has 7"),
-    ("1,1,10,20,30,40,1\n\n3,1,10,x,30,40,1\n", r"bad\.txt:3: value 4 \('x'\) is not a finite number"),
-    ("0,1,10,20,30,40,1\n", r"bad\.txt:1: frame '0' is not a whole number >= 1"),
-    ("1.5,1,10,20,30,40,1\n", r"bad\.txt:1: frame '1.5'"),
-    ("1,2.5,10,20,30,40,1\n", r"bad\.txt:1: id '2.5' is not a whole number"),
-    ("1,1,10,nan,30,40,1\n", r"bad\.txt:1: value 4 \('nan'\)"),
-    ("\n\n", r"bad\.txt: no boxes"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1,1,10,20,30\n", r"bad\.txt:1: expected 7 to 10"),
+        (
+            "1,1,10,20,30,40,1\n2,1,10,20,30,40\n",
+            r"bad\.txt:2: 6 values, but the file's first line has 7",
+        ),
+        (
+            "1,1,10,20,30,40,1\n\n3,1,10,x,30,40,1\n",
+            r"bad\.txt:3: value 4 \('x'\) is not a finite number",
+        ),
+        ("0,1,10,20,30,40,1\n", r"bad\.txt:1: frame '0' is not a whole number >= 1"),
+        ("1.5,1,10,20,30,40,1\n", r"bad\.txt:1: frame '1.5'"),
+        ("1,2.5,10,20,30,40,1\n", r"bad\.txt:1: id '2.5' is not a whole number"),
+        ("1,1,10,nan,30,40,1\n", r"bad\.txt:1: value 4 \('nan'\)"),
+        ("\n\n", r"bad\.txt: no boxes"),
+    ],
+)
 def test_malformed_files_name_file_and_line(tmp_path, text, message):
     (tmp_path / "bad.txt").write_text(text)
     with pytest.raises(UserError, match=message):
@@ -92,6 +113,7 @@ def test_missing_file():
 
 
 # --- the tracker over MOT detections -------------------------------------------------------------
+
 
 def synthetic_det(tmp_path: Path) -> Path:
     """Two pedestrians walking towards each other at 25 fps for 40 frames; person A is missed in
@@ -109,10 +131,16 @@ def synthetic_det(tmp_path: Path) -> Path:
 def test_track_detections(tmp_path):
     det = read_mot(synthetic_det(tmp_path))
     tracks = track_detections(det, 25.0, TrackConfig(max_gap_s=0.0), score_min=0.5)
-    assert sorted(tracks.groupby("id").size().tolist()) == [32, 40]  # A without the 5 low-score frames
+    assert sorted(tracks.groupby("id").size().tolist()) == [
+        32,
+        40,
+    ]  # A without the 5 low-score frames
     # By default gaps up to 0.3 s are filled: both of A's (0.16 s and 0.24 s).
     filled = track_detections(det, 25.0, score_min=0.5)
-    assert sorted(filled.groupby("id").size().tolist()) == [40, 40] and (filled["conf"] == -1).sum() == 8
+    assert (
+        sorted(filled.groupby("id").size().tolist()) == [40, 40]
+        and (filled["conf"] == -1).sum() == 8
+    )
     # Every matched box keeps its original values; ids by first appearance.
     a = tracks[tracks["id"] == 1]
     assert a["x"].tolist()[:3] == [104.0, 108.0, 112.0] and a["conf"].iloc[0] == 0.9
@@ -122,7 +150,18 @@ def test_track_detections(tmp_path):
     filled = a[a["frame"].between(10, 12)]
     assert filled["conf"].tolist() == [-1.0] * 3 and filled["x"].tolist() == [140.0, 144.0, 148.0]
     assert a.loc[a["frame"].between(20, 24), "conf"].tolist() == [0.2] * 5
-    assert list(both.columns) == ["frame", "id", "x", "y", "w", "h", "conf", "col8", "col9", "col10"]
+    assert list(both.columns) == [
+        "frame",
+        "id",
+        "x",
+        "y",
+        "w",
+        "h",
+        "conf",
+        "col8",
+        "col9",
+        "col10",
+    ]
     # Without a score threshold every box is tracked, whatever its conf.
     assert len(track_detections(det, 25.0, TrackConfig(max_gap_s=0.0))) == 77
 
@@ -134,16 +173,24 @@ def test_track_detections_rejects_empty_boxes(tmp_path):
 
 
 def test_tracklets_manifest_to_mot():
-    rows = pd.DataFrame({
-        "tracklet_id": ["v_t0001", "v_t0001", "v_t0002", "w_t0001"], "video_id": ["v", "v", "v", "w"],
-        "frame_index": [0, 1, 1, 0], "x1": np.float32([10.1, 11.2, 50.0, 1.0]),
-        "y1": np.float32([20.0, 20.0, 60.0, 1.0]), "x2": np.float32([40.1, 41.2, 90.0, 2.0]),
-        "y2": np.float32([80.0, 80.0, 160.0, 2.0]), "score": pd.array([0.9, None, 0.7, 0.5], dtype="Float32"),
-    })
+    rows = pd.DataFrame(
+        {
+            "tracklet_id": ["v_t0001", "v_t0001", "v_t0002", "w_t0001"],
+            "video_id": ["v", "v", "v", "w"],
+            "frame_index": [0, 1, 1, 0],
+            "x1": np.float32([10.1, 11.2, 50.0, 1.0]),
+            "y1": np.float32([20.0, 20.0, 60.0, 1.0]),
+            "x2": np.float32([40.1, 41.2, 90.0, 2.0]),
+            "y2": np.float32([80.0, 80.0, 160.0, 2.0]),
+            "score": pd.array([0.9, None, 0.7, 0.5], dtype="Float32"),
+        }
+    )
     mot = tracklets_to_mot(rows, "v")
-    assert format_mot(mot) == ("1,1,10.1,20,30,60,0.9,-1,-1,-1\n"
-                               "2,1,11.2,20,30,60,-1,-1,-1,-1\n"
-                               "2,2,50,60,40,100,0.7,-1,-1,-1\n")
+    assert format_mot(mot) == (
+        "1,1,10.1,20,30,60,0.9,-1,-1,-1\n"
+        "2,1,11.2,20,30,60,-1,-1,-1,-1\n"
+        "2,2,50,60,40,100,0.7,-1,-1,-1\n"
+    )
     cvat = tracklets_to_mot(rows, "v", for_cvat=True)
     assert format_mot(cvat).splitlines()[0] == "1,1,10.1,20,30,60,1,1,1"
     with pytest.raises(ValueError, match="pass video_id"):
@@ -152,13 +199,19 @@ def test_tracklets_manifest_to_mot():
 
 # --- metrics -------------------------------------------------------------------------------------
 
+
 def trackeval_directly(tmp_path: Path, gt: Path, pred: Path, seq: str, length: int) -> dict:
     """TrackEval as its README and scripts/run_mot_challenge.py use it: the MOTChallenge folder
     layout, a seqmap, default configs, the HOTA, CLEAR and Identity metrics."""
-    gt_root, trackers = tmp_path / "data" / "gt" / "mot_challenge", tmp_path / "data" / "trackers" / "mot_challenge"
+    gt_root, trackers = (
+        tmp_path / "data" / "gt" / "mot_challenge",
+        tmp_path / "data" / "trackers" / "mot_challenge",
+    )
     (gt_root / "MOT15-train" / seq / "gt").mkdir(parents=True)
     shutil.copy(gt, gt_root / "MOT15-train" / seq / "gt" / "gt.txt")
-    (gt_root / "MOT15-train" / seq / "seqinfo.ini").write_text(f"[Sequence]\nname={seq}\nseqLength={length}\n")
+    (gt_root / "MOT15-train" / seq / "seqinfo.ini").write_text(
+        f"[Sequence]\nname={seq}\nseqLength={length}\n"
+    )
     (gt_root / "seqmaps").mkdir()
     (gt_root / "seqmaps" / "MOT15-train.txt").write_text(f"name\n{seq}\n")
     (trackers / "MOT15-train" / "mine" / "data").mkdir(parents=True)
@@ -166,13 +219,20 @@ def trackeval_directly(tmp_path: Path, gt: Path, pred: Path, seq: str, length: i
 
     eval_config = trackeval.Evaluator.get_default_eval_config()
     dataset_config = trackeval.datasets.MotChallenge2DBox.get_default_dataset_config()
-    dataset_config.update({"GT_FOLDER": str(gt_root), "TRACKERS_FOLDER": str(trackers), "BENCHMARK": "MOT15"})
+    dataset_config.update(
+        {"GT_FOLDER": str(gt_root), "TRACKERS_FOLDER": str(trackers), "BENCHMARK": "MOT15"}
+    )
     metrics_config = {"METRICS": ["HOTA", "CLEAR", "Identity"], "THRESHOLD": 0.5}
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator = trackeval.Evaluator(eval_config)
-        metrics = [trackeval.metrics.HOTA(metrics_config), trackeval.metrics.CLEAR(metrics_config),
-                   trackeval.metrics.Identity(metrics_config)]
-        results, _ = evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(dataset_config)], metrics)
+        metrics = [
+            trackeval.metrics.HOTA(metrics_config),
+            trackeval.metrics.CLEAR(metrics_config),
+            trackeval.metrics.Identity(metrics_config),
+        ]
+        results, _ = evaluator.evaluate(
+            [trackeval.datasets.MotChallenge2DBox(dataset_config)], metrics
+        )
     return results["MotChallenge2DBox"]["mine"][seq]["pedestrian"]
 
 
@@ -184,14 +244,24 @@ def test_eval_matches_trackeval_called_directly(tmp_path):
     assert ours.hota == np.mean(direct["HOTA"]["HOTA"])
     assert ours.idf1 == direct["Identity"]["IDF1"]
     assert ours.mota == direct["CLEAR"]["MOTA"]
-    assert ours.id_switches == direct["CLEAR"]["IDSW"] and ours.fragmentations == direct["CLEAR"]["Frag"]
+    assert (
+        ours.id_switches == direct["CLEAR"]["IDSW"]
+        and ours.fragmentations == direct["CLEAR"]["Frag"]
+    )
     # The command prints the same numbers.
     result = CliRunner().invoke(cli_app(), ["eval-tracks", "--gt", str(gt), "--pred", str(pred)])
     assert result.exit_code == 0, result.output
     printed = dict(re.findall(r"^(HOTA|IDF1|MOTA|IDSW|Frag)\s+(\S+)$", result.output, re.M))
-    assert printed == {"HOTA": f"{ours.hota:.4f}", "IDF1": f"{ours.idf1:.4f}", "MOTA": f"{ours.mota:.4f}",
-                       "IDSW": str(direct["CLEAR"]["IDSW"]), "Frag": str(int(direct["CLEAR"]["Frag"]))}
-    assert printed["HOTA"] == "0.3914" and printed["IDSW"] == "7"  # pinned, as computed by TrackEval 1.3
+    assert printed == {
+        "HOTA": f"{ours.hota:.4f}",
+        "IDF1": f"{ours.idf1:.4f}",
+        "MOTA": f"{ours.mota:.4f}",
+        "IDSW": str(direct["CLEAR"]["IDSW"]),
+        "Frag": str(int(direct["CLEAR"]["Frag"])),
+    }
+    assert (
+        printed["HOTA"] == "0.3914" and printed["IDSW"] == "7"
+    )  # pinned, as computed by TrackEval 1.3
 
 
 @pytest.mark.parametrize("seq", ["TUD-Campus", "TUD-Stadtmitte"])
@@ -223,8 +293,23 @@ def test_eval_errors_are_user_errors(tmp_path):
 def test_track_mot_command(tmp_path):
     det = synthetic_det(tmp_path)
     out = tmp_path / "pred" / "tracks.txt"
-    result = CliRunner().invoke(cli_app(), ["track-mot", str(det), "--fps", "25", "--out", str(out),
-                                            "--score-min", "0.5", "--low-score-min", "0.1", "--max-gap-s", "0.2"])
+    result = CliRunner().invoke(
+        cli_app(),
+        [
+            "track-mot",
+            str(det),
+            "--fps",
+            "25",
+            "--out",
+            str(out),
+            "--score-min",
+            "0.5",
+            "--low-score-min",
+            "0.1",
+            "--max-gap-s",
+            "0.2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "2 tracks, 80 boxes" in result.output
     tracks = read_mot(out)
@@ -236,16 +321,42 @@ def test_track_mot_command(tmp_path):
 
 def test_track_mot_command_errors(tmp_path):
     det = synthetic_det(tmp_path)
-    result = CliRunner().invoke(cli_app(), ["track-mot", str(det), "--fps", "25", "--out", str(tmp_path / "o.txt"),
-                                            "--iou-min", "0.95"])
+    result = CliRunner().invoke(
+        cli_app(),
+        [
+            "track-mot",
+            str(det),
+            "--fps",
+            "25",
+            "--out",
+            str(tmp_path / "o.txt"),
+            "--iou-min",
+            "0.95",
+        ],
+    )
     assert isinstance(result.exception, UserError)
     assert "iou_min (0.95) must not exceed iou_max (0.9)" in str(result.exception)
-    result = CliRunner().invoke(cli_app(), ["track-mot", str(det), "--fps", "25", "--out", str(tmp_path / "o.txt"),
-                                            "--expiration-s", "0"])
+    result = CliRunner().invoke(
+        cli_app(),
+        [
+            "track-mot",
+            str(det),
+            "--fps",
+            "25",
+            "--out",
+            str(tmp_path / "o.txt"),
+            "--expiration-s",
+            "0",
+        ],
+    )
     assert "--expiration-s: Input should be greater than 0" in str(result.exception)
     (tmp_path / "bad.txt").write_text("1,-1,10,20\n")
-    result = CliRunner().invoke(cli_app(), ["track-mot", str(tmp_path / "bad.txt"), "--fps", "25",
-                                            "--out", str(tmp_path / "o.txt")])
+    result = CliRunner().invoke(
+        cli_app(),
+        ["track-mot", str(tmp_path / "bad.txt"), "--fps", "25", "--out", str(tmp_path / "o.txt")],
+    )
     assert isinstance(result.exception, UserError) and "bad.txt:1" in str(result.exception)
     help_text = CliRunner().invoke(cli_app(), ["track-mot", "--help"]).output
-    assert "--low-score-min" in help_text and "--max-gap-s" in help_text and "--min-boxes" in help_text
+    assert (
+        "--low-score-min" in help_text and "--max-gap-s" in help_text and "--min-boxes" in help_text
+    )

@@ -15,28 +15,39 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, DEMO, REPO
-from cyclist_dataset import faces, video
-from cyclist_dataset.anonymize import blur, clip_box
-from cyclist_dataset.config import load_pipeline
-from cyclist_dataset.report import MANIFESTS
-from cyclist_dataset import runner
-from cyclist_dataset.runner import run_pipeline
 
-SORT_KEYS = {"videos": ["video_id"], "detections": ["video_id", "detection_id"],
-             "tracklets": ["video_id", "tracklet_id", "frame_index"], "tracklet_summary": ["tracklet_id"],
-             "crops": ["crop_path"]}
+from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.io import video
+from cyclist_dataset.pipeline import unit as runner
+from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.stages.anonymize import blur, clip_box, faces
+from cyclist_dataset.tools.report import MANIFESTS
+
+SORT_KEYS = {
+    "videos": ["video_id"],
+    "detections": ["video_id", "detection_id"],
+    "tracklets": ["video_id", "tracklet_id", "frame_index"],
+    "tracklet_summary": ["tracklet_id"],
+    "crops": ["crop_path"],
+}
 
 
 def manifests(root: Path) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_parquet(root / "manifests" / name).sort_values(SORT_KEYS[name]).reset_index(drop=True)
-            for name in MANIFESTS}
+    return {
+        name: pd.read_parquet(root / "manifests" / name)
+        .sort_values(SORT_KEYS[name])
+        .reset_index(drop=True)
+        for name in MANIFESTS
+    }
 
 
 def file_digests(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def test_cyclist_becomes_a_tracklet_with_crops(demo_run):
@@ -71,8 +82,23 @@ def test_cars_only_clips_give_no_tracklets(demo_run, video_id):
 def test_manifests_carry_lineage(demo_run):
     config, _ = demo_run
     crops = manifests(config.workspace)["crops"]
-    assert {"crop_path", "location", "camera", "video_id", "tracklet_id", "frame_index", "timestamp",
-            "x1", "y1", "x2", "y2", "score", "split", "anonymization", "model"} <= set(crops.columns)
+    assert {
+        "crop_path",
+        "location",
+        "camera",
+        "video_id",
+        "tracklet_id",
+        "frame_index",
+        "timestamp",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "score",
+        "split",
+        "anonymization",
+        "model",
+    } <= set(crops.columns)
     row = crops.iloc[0]
     videos = manifests(config.workspace)["videos"].set_index("video_id")
     start = videos.loc[row["video_id"], "start_time"]
@@ -105,26 +131,40 @@ def test_every_crop_on_disk_is_blurred(demo_run):
         by_frame = {i: g for i, g in rows.groupby("frame_index")}
         for frame in video.frames(Path(meta["path"]), meta["fps"], wanted=set(by_frame)):
             for row in by_frame[frame.index].itertuples():
-                x1, y1, x2, y2 = clip_box(np.array([row.x1, row.y1, row.x2, row.y2]), meta["width"], meta["height"])
+                x1, y1, x2, y2 = clip_box(
+                    np.array([row.x1, row.y1, row.x2, row.y2]), meta["width"], meta["height"]
+                )
                 raw = frame.image[y1:y2, x1:x2]
                 written = cv2.imread(str(config.workspace / row.crop_path))
                 assert written.shape == raw.shape
                 anonymization = json.loads(row.anonymization)
-                sharpness = cv2.Laplacian(cv2.cvtColor(written, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
-                raw_sharpness = cv2.Laplacian(cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+                sharpness = cv2.Laplacian(
+                    cv2.cvtColor(written, cv2.COLOR_BGR2GRAY), cv2.CV_64F
+                ).var()
+                raw_sharpness = cv2.Laplacian(
+                    cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY), cv2.CV_64F
+                ).var()
                 assert sharpness < 0.75 * raw_sharpness, row.crop_path  # edges (faces) are softened
                 assert row.audit_passed, row.crop_path
                 if anonymization["audit"]["escalations"] > 0:
                     continue  # the audit found a face and blurred this crop harder: no plain median any more
                 to_raw = np.abs(written.astype(float) - raw).mean()
-                to_blurred = np.abs(written.astype(float) - blur(raw, "median", anonymization["window_px"])).mean()
-                assert to_blurred < 0.5 * to_raw, row.crop_path  # it is the blurred crop, not the raw one
+                to_blurred = np.abs(
+                    written.astype(float) - blur(raw, "median", anonymization["window_px"])
+                ).mean()
+                assert to_blurred < 0.5 * to_raw, (
+                    row.crop_path
+                )  # it is the blurred crop, not the raw one
 
 
 def test_rerun_does_no_work_and_changes_no_file(demo_run):
     config, _ = demo_run
     before = file_digests(config.workspace)
-    mtimes = {p: p.stat().st_mtime_ns for p in config.workspace.rglob("*") if p.is_file() and p.name != ".lock"}
+    mtimes = {
+        p: p.stat().st_mtime_ns
+        for p in config.workspace.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
     report = run_pipeline(config, log=lambda line: None)
     assert report.done == [] and not report.failed
     assert len(report.skipped) == 6 * len(config.videos)
@@ -134,22 +174,37 @@ def test_rerun_does_no_work_and_changes_no_file(demo_run):
 
 def test_changed_parameter_redoes_only_affected_stages(demo_run, tmp_path):
     config, _ = demo_run
-    changed = config.model_copy(update={"split": config.split.model_copy(update={"validation_start_minute": 11, "validation_minutes": 1, "guard_s": 0})})
+    changed = config.model_copy(
+        update={
+            "split": config.split.model_copy(
+                update={"validation_start_minute": 11, "validation_minutes": 1, "guard_s": 0}
+            )
+        }
+    )
     report = run_pipeline(changed, log=lambda line: None)
     assert {stage for stage, _ in report.done} == {"split"}
     assert len(report.done) == len(config.videos)
     crops = pd.read_parquet(config.workspace / "manifests" / "crops")
-    assert set(crops["split"]) == {"validation"}  # both cyclists crossed in minute 11 of their hours
+    assert set(crops["split"]) == {
+        "validation"
+    }  # both cyclists crossed in minute 11 of their hours
     run_pipeline(config, log=lambda line: None)  # restore for the other tests
 
 
 def test_killed_run_then_rerun_equals_uninterrupted_run(demo_run, tmp_path):
     config, _ = demo_run
     workspace = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "cyclist_dataset", "run", str(DEMO), "--workspace",
-                                str(workspace)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cyclist_dataset", "run", str(DEMO), "--workspace", str(workspace)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
-    while len(list((workspace / "stages" / "detect").glob("*.parquet"))) < 2 and time.monotonic() < deadline:
+    while (
+        len(list((workspace / "stages" / "detect").glob("*.parquet"))) < 2
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL  # killed mid-run, during a later video's detect stage
@@ -162,7 +217,9 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(demo_run, tmp_path):
     for name in MANIFESTS:
         pd.testing.assert_frame_equal(actual[name], expected[name])
     crop_digests = {k: v for k, v in file_digests(workspace).items() if k.startswith("crops/")}
-    assert crop_digests == {k: v for k, v in file_digests(config.workspace).items() if k.startswith("crops/")}
+    assert crop_digests == {
+        k: v for k, v in file_digests(config.workspace).items() if k.startswith("crops/")
+    }
     assert not list(workspace.rglob("*.tmp"))
 
 
@@ -170,13 +227,21 @@ def test_new_face_model_redoes_only_the_crops(demo_run, tmp_path, monkeypatch):
     """The audit's face models are part of the anonymize stage's fingerprint, by content."""
     config, _ = demo_run
     shutil.copytree(config.workspace, tmp_path / "ws", ignore=shutil.ignore_patterns(".lock"))
-    copy = config.model_copy(update={"workspace": tmp_path / "ws",
-                                     "videos": tuple(v for v in config.videos if v.video_id == CYCLIST_VIDEO)})
+    copy = config.model_copy(
+        update={
+            "workspace": tmp_path / "ws",
+            "videos": tuple(v for v in config.videos if v.video_id == CYCLIST_VIDEO),
+        }
+    )
     assert run_pipeline(copy, log=lambda line: None).done == []
 
     real = faces.model_sha256
-    monkeypatch.setattr(faces, "model_sha256", lambda name: "0" * 64 if name == "yunet" else real(name))
-    monkeypatch.setattr(runner, "_contexts", {})  # as in a new process: model hashes are read once per run
+    monkeypatch.setattr(
+        faces, "model_sha256", lambda name: "0" * 64 if name == "yunet" else real(name)
+    )
+    monkeypatch.setattr(
+        runner, "_contexts", {}
+    )  # as in a new process: model hashes are read once per run
     report = run_pipeline(copy, log=lambda line: None)
     assert not report.failed
     assert sorted(stage for stage, _ in report.done) == ["anonymize", "split"]

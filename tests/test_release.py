@@ -15,20 +15,20 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
+from synthetic_workspace import T0, Tracklet, make_workspace, town
+from test_labels import cli_app, digests, write
 from torchvision import transforms
 from typer.testing import CliRunner
 
 import cyclist_dataset
-from cyclist_dataset import schemas
-from cyclist_dataset.config import load_pipeline
+from cyclist_dataset.core import schemas
+from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.dataset.labels import import_labels
+from cyclist_dataset.dataset.pull import pull
+from cyclist_dataset.dataset.release import create_release, list_releases, verify_release
+from cyclist_dataset.dataset.torch import CameraPKSampler, ReidDataset, torchreid_lists
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.labels import import_labels
-from cyclist_dataset.pull import pull
-from cyclist_dataset.release import create_release, list_releases, verify_release
-from cyclist_dataset.runner import run_pipeline
-from cyclist_dataset.torch import CameraPKSampler, ReidDataset, torchreid_lists
-from synthetic_workspace import T0, Tracklet, make_workspace, town
-from test_labels import cli_app, digests, write
+from cyclist_dataset.pipeline.unit import run_pipeline
 
 MARKET_PATTERN = re.compile(r"([-\d]+)_c(\d)")  # torchreid.data.datasets.image.market1501
 
@@ -61,7 +61,10 @@ def msmt_process_dir(dir_path: Path, list_path: Path) -> list[tuple[str, int, in
 def labelled(tmp_path: Path) -> Path:
     """The town workspace with labels: p1 at cameras A and B, c1 at C only; A2 and B2 unlabelled."""
     ws = town(tmp_path / "ws")
-    write(tmp_path / "l.csv", "tracklet_id,identity\ntown_A_t0001,p1\ntown_B_t0001,p1\ncity_C_t0001,c1\n")
+    write(
+        tmp_path / "l.csv",
+        "tracklet_id,identity\ntown_A_t0001,p1\ntown_B_t0001,p1\ncity_C_t0001,c1\n",
+    )
     import_labels(ws, tmp_path / "l.csv")
     return ws
 
@@ -69,24 +72,45 @@ def labelled(tmp_path: Path) -> Path:
 def test_release_splits_follow_market_conventions(labelled):
     release = create_release(labelled, "v1")
     assert release == labelled / "releases" / "v1"
-    train, test = cyclist_dataset.load_split(release, "train"), cyclist_dataset.load_split(release, "test")
-    query, gallery = cyclist_dataset.load_split(release, "query"), cyclist_dataset.load_split(release, "gallery")
+    train, test = (
+        cyclist_dataset.load_split(release, "train"),
+        cyclist_dataset.load_split(release, "test"),
+    )
+    query, gallery = (
+        cyclist_dataset.load_split(release, "query"),
+        cyclist_dataset.load_split(release, "gallery"),
+    )
     assert set(train["tracklet_id"]).isdisjoint(test["tracklet_id"])  # no tracklet in two splits
     assert train["pid"].tolist() == [0] * 4 and train["identity"].eq("town_A_t0000").all()
     labelled_test = test[test["pid"] > 0]
-    assert dict(zip(labelled_test["identity"], labelled_test["pid"])) == {"city/c1": 1, "town/p1": 2}
-    assert set(test.loc[test["pid"] == 0, "tracklet_id"]) == {"town_A_t0002", "town_B_t0002"}  # distractors
+    assert dict(zip(labelled_test["identity"], labelled_test["pid"])) == {
+        "city/c1": 1,
+        "town/p1": 2,
+    }
+    assert set(test.loc[test["pid"] == 0, "tracklet_id"]) == {
+        "town_A_t0002",
+        "town_B_t0002",
+    }  # distractors
     assert test.loc[test["pid"] == 0, "identity"].isna().all()
     # One query per identity per camera, for identities seen by >= 2 cameras (c1 only at C: none).
     assert sorted(zip(query["identity"], query["camera"])) == [("town/p1", "A"), ("town/p1", "B")]
     assert (query["y2"] - query["y1"]).tolist() == [76.0, 76.0]  # the largest crop of each camera
     assert sorted(gallery["crop_path"]) == sorted(set(test["crop_path"]) - set(query["crop_path"]))
-    assert sorted(set(zip(test["camid"], test["location"], test["camera"]))) == [(0, "city", "C"), (1, "town", "A"),
-                                                                              (2, "town", "B")]
+    assert sorted(set(zip(test["camid"], test["location"], test["camera"]))) == [
+        (0, "city", "C"),
+        (1, "town", "A"),
+        (2, "town", "B"),
+    ]
     for frame in (train, test, query, gallery):
         assert all(Path(p).is_file() for p in frame["path"])
-        assert pq.read_schema(release / f"{frame['split'].iat[0]}.parquet").names == schemas.RELEASE_SPLIT.names
-    assert os.stat(release / train["image"].iat[0]).st_ino == os.stat(labelled / train["crop_path"].iat[0]).st_ino
+        assert (
+            pq.read_schema(release / f"{frame['split'].iat[0]}.parquet").names
+            == schemas.RELEASE_SPLIT.names
+        )
+    assert (
+        os.stat(release / train["image"].iat[0]).st_ino
+        == os.stat(labelled / train["crop_path"].iat[0]).st_ino
+    )
 
 
 def test_release_verifies_and_a_changed_byte_fails(labelled):
@@ -102,10 +126,13 @@ def test_release_verifies_and_a_changed_byte_fails(labelled):
     image.unlink()
     (release / "extra.txt").write_text("x")
     _, problems = verify_release(release)
-    assert sorted(problems) == sorted([
-        "test.parquet: content changed (SHA-256 differs from SHA256SUMS)",
-        f"{image.relative_to(release).as_posix()}: missing",
-        "extra.txt: not part of the release (added later)"])
+    assert sorted(problems) == sorted(
+        [
+            "test.parquet: content changed (SHA-256 differs from SHA256SUMS)",
+            f"{image.relative_to(release).as_posix()}: missing",
+            "extra.txt: not part of the release (added later)",
+        ]
+    )
     result = CliRunner().invoke(cli_app(), ["release", "verify", str(release)])
     assert result.exit_code == 1 and "3 problem(s)" in result.output
 
@@ -135,7 +162,9 @@ def test_releases_are_immutable_and_names_are_never_reused(labelled, tmp_path):
 def test_labels_of_changed_tracklets_are_refused(labelled):
     path = next((labelled / "manifests" / "crops").glob("town_A.parquet"))
     frame = pd.read_parquet(path)
-    frame.loc[frame["tracklet_id"] == "town_A_t0001", "x2"] += 3.0  # as if a rerun had made other boxes
+    frame.loc[frame["tracklet_id"] == "town_A_t0001", "x2"] += (
+        3.0  # as if a rerun had made other boxes
+    )
     pq.write_table(schemas.from_pandas(schemas.CROPS, frame), path)
     with pytest.raises(UserError, match="no longer the validation tracklets they were"):
         create_release(labelled, "v1")
@@ -151,7 +180,10 @@ def test_dataset_card_states_the_thesis_statistics(demo_run, tmp_path):
     card = (release / "README.md").read_text()
     train = pd.read_parquet(release / "train.parquet")
     hours = pd.read_parquet(workspace / "manifests" / "videos")["duration_s"].sum() / 3600
-    assert f"| **radeberg** | 1 camera(s) | {hours:.2f} | {len(train)} | {train['pid'].nunique()} |" in card
+    assert (
+        f"| **radeberg** | 1 camera(s) | {hours:.2f} | {len(train)} | {train['pid'].nunique()} |"
+        in card
+    )
     assert f"|  | cam1 | {hours:.2f} | {len(train)} | {train['pid'].nunique()} |" in card
     assert "No label version" in card and "yolox_onnx:yolox_nano.onnx@sha256:695e750a" in card
     assert '"max_aspect_ratio": 0.75' in card  # the pipeline's parameters
@@ -188,10 +220,20 @@ def test_pull_market1501_is_read_by_torchreids_parser(labelled, tmp_path):
 
 def test_market1501_refuses_more_than_six_cameras_and_msmt_takes_them(tmp_path):
     cameras = [f"cam{i:02d}" for i in range(12)]
-    ws = make_workspace(tmp_path / "ws", [
-        Tracklet(f"l_{c}_t0001", c, T0 + timedelta(seconds=i), location="l") for i, c in enumerate(cameras)
-    ] + [Tracklet(f"l_{c}_t0000", c, T0 - timedelta(minutes=30), split="train", location="l") for c in cameras])
-    write(tmp_path / "l.csv", "tracklet_id,identity\n" + "".join(f"l_{c}_t0001,p1\n" for c in cameras))
+    ws = make_workspace(
+        tmp_path / "ws",
+        [
+            Tracklet(f"l_{c}_t0001", c, T0 + timedelta(seconds=i), location="l")
+            for i, c in enumerate(cameras)
+        ]
+        + [
+            Tracklet(f"l_{c}_t0000", c, T0 - timedelta(minutes=30), split="train", location="l")
+            for c in cameras
+        ],
+    )
+    write(
+        tmp_path / "l.csv", "tracklet_id,identity\n" + "".join(f"l_{c}_t0001,p1\n" for c in cameras)
+    )
     import_labels(ws, tmp_path / "l.csv", overlapping_views=True)
     release = create_release(ws, "r")
     with pytest.raises(UserError, match="12 cameras.*use --format msmt"):
@@ -204,9 +246,12 @@ def test_market1501_refuses_more_than_six_cameras_and_msmt_takes_them(tmp_path):
     query = msmt_process_dir(msmt / "test", msmt / "list_query.txt")
     gallery = msmt_process_dir(msmt / "test", msmt / "list_gallery.txt")
     assert (msmt / "list_val.txt").read_text() == ""
-    assert sorted({camid for _, _, camid in train}) == list(range(12)) and sorted({pid for _, pid, _ in train}) == \
-        list(range(12))  # train pids are contiguous: torchreid does not relabel MSMT17
-    assert sorted(camid for _, _, camid in query) == list(range(12)) and {pid for _, pid, _ in query} == {1}
+    assert sorted({camid for _, _, camid in train}) == list(range(12)) and sorted(
+        {pid for _, pid, _ in train}
+    ) == list(range(12))  # train pids are contiguous: torchreid does not relabel MSMT17
+    assert sorted(camid for _, _, camid in query) == list(range(12)) and {
+        pid for _, pid, _ in query
+    } == {1}
     for path, pid, camid in train + query + gallery:
         assert Path(path).is_file()
     manifest = pd.read_parquet(msmt / "train.parquet").set_index("image")
@@ -216,9 +261,11 @@ def test_market1501_refuses_more_than_six_cameras_and_msmt_takes_them(tmp_path):
 
 
 def test_market1501_refuses_more_identities_than_torchreid_accepts(tmp_path):
-    from cyclist_dataset.pull import MARKET_MAX_PID, _check_market
+    from cyclist_dataset.dataset.pull import MARKET_MAX_PID, _check_market
 
-    many = pd.DataFrame({"pid": np.arange(MARKET_MAX_PID + 1)})  # train pids 0..1501 are written as 1..1502
+    many = pd.DataFrame(
+        {"pid": np.arange(MARKET_MAX_PID + 1)}
+    )  # train pids 0..1501 are written as 1..1502
     with pytest.raises(UserError, match="1502 identities.*msmt"):
         _check_market({"cameras": [{}]}, {"train": many}, tmp_path)
     _check_market({"cameras": [{}]}, {"train": many.iloc[:-1], "gallery": many}, tmp_path)
@@ -226,14 +273,27 @@ def test_market1501_refuses_more_identities_than_torchreid_accepts(tmp_path):
 
 def test_pull_parquet_and_the_pull_command(labelled, tmp_path):
     release = create_release(labelled, "v1")
-    result = CliRunner().invoke(cli_app(), ["pull", str(release), "--split", "gallery", "--to", str(tmp_path / "p"),
-                                            "--format", "parquet"])
+    result = CliRunner().invoke(
+        cli_app(),
+        [
+            "pull",
+            str(release),
+            "--split",
+            "gallery",
+            "--to",
+            str(tmp_path / "p"),
+            "--format",
+            "parquet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(tmp_path / "p" / "gallery.parquet")
     assert len(frame) == len(cyclist_dataset.load_split(release, "gallery"))
     assert all((tmp_path / "p" / image).is_file() for image in frame["image"])
     assert frame["image"].str.startswith("gallery/").all()
-    result = CliRunner().invoke(cli_app(), ["pull", str(release), "--split", "nope", "--to", str(tmp_path / "q")])
+    result = CliRunner().invoke(
+        cli_app(), ["pull", str(release), "--split", "nope", "--to", str(tmp_path / "q")]
+    )
     assert result.exit_code == 2 and "nope" in result.output
 
 
@@ -243,7 +303,9 @@ def test_release_commands(labelled):
     assert result.exit_code == 0, result.output
     assert "dataset card" in result.output
     result = runner.invoke(cli_app(), ["release", "list", str(labelled)])
-    assert result.exit_code == 0 and re.search(r"v1 .* labels v0001 .* train 4 images / 1 ids", result.output)
+    assert result.exit_code == 0 and re.search(
+        r"v1 .* labels v0001 .* train 4 images / 1 ids", result.output
+    )
     result = runner.invoke(cli_app(), ["release", "verify", str(labelled / "releases" / "v1")])
     assert result.exit_code == 0 and "ok" in result.output
     result = runner.invoke(cli_app(), ["release", "create", str(labelled), "v1"])
@@ -253,10 +315,28 @@ def test_release_commands(labelled):
 @pytest.fixture
 def two_camera_release(tmp_path: Path) -> Path:
     """Train tracklets at two cameras: 37 at A (1-9 crops each), 18 at B (the last one: 1 crop)."""
-    tracklets = [Tracklet(f"l_A_t{i:04d}", "A", T0 - timedelta(minutes=40) + timedelta(seconds=20 * i),
-                          n=1 + i % 9, split="train", location="l") for i in range(37)]
-    tracklets += [Tracklet(f"l_B_t{i:04d}", "B", T0 - timedelta(minutes=40) + timedelta(seconds=20 * i),
-                           n=3 + i % 5 if i < 17 else 1, split="train", location="l") for i in range(18)]
+    tracklets = [
+        Tracklet(
+            f"l_A_t{i:04d}",
+            "A",
+            T0 - timedelta(minutes=40) + timedelta(seconds=20 * i),
+            n=1 + i % 9,
+            split="train",
+            location="l",
+        )
+        for i in range(37)
+    ]
+    tracklets += [
+        Tracklet(
+            f"l_B_t{i:04d}",
+            "B",
+            T0 - timedelta(minutes=40) + timedelta(seconds=20 * i),
+            n=3 + i % 5 if i < 17 else 1,
+            split="train",
+            location="l",
+        )
+        for i in range(18)
+    ]
     ws = make_workspace(tmp_path / "ws", tracklets)
     return create_release(ws, "r")
 
@@ -272,7 +352,9 @@ def test_pk_sampler_batches_are_single_camera_and_p_by_k(two_camera_release):
         assert len(batch) == 64
         assert len({int(dataset.camids[i]) for i in batch}) == 1  # a single camera
         pids = [int(dataset.pids[i]) for i in batch]
-        assert sorted(pd.Series(pids).value_counts().tolist()) == [4] * 16  # P identities x K images
+        assert (
+            sorted(pd.Series(pids).value_counts().tolist()) == [4] * 16
+        )  # P identities x K images
         for pid in set(pids):
             indices = [i for i in batch if dataset.pids[i] == pid]
             available = int((dataset.pids == pid).sum())
@@ -293,8 +375,14 @@ def test_reid_dataset_feeds_a_dataloader(two_camera_release):
     image, pid, camid = ReidDataset(two_camera_release, "train")[0]
     assert image.mode == "RGB" and isinstance(pid, int) and camid == 0
     camera_b = cyclist_dataset.load_split(two_camera_release, "train").query("camera == 'B'")
-    subset = ReidDataset.from_frame(camera_b)  # relabelled: a classifier over camera B's 18 tracklets
-    assert subset.num_pids == 18 and sorted(set(subset.pids)) == list(range(18)) and set(subset.camids) == {1}
+    subset = ReidDataset.from_frame(
+        camera_b
+    )  # relabelled: a classifier over camera B's 18 tracklets
+    assert (
+        subset.num_pids == 18
+        and sorted(set(subset.pids)) == list(range(18))
+        and set(subset.camids) == {1}
+    )
     train, query, gallery = torchreid_lists(two_camera_release)
     assert len(train) == len(dataset) and query == [] and gallery == []
     assert all(isinstance(p, str) and Path(p).is_file() for p, _, _ in train)

@@ -7,18 +7,29 @@ import shutil
 
 import cv2
 import numpy as np
-
 from conftest import DEMO, REPO, cli
-from cyclist_dataset.config import load_pipeline
-from cyclist_dataset.preview import INCLUDE, KEPT, preview_frame
+
+from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.tools.roi_preview import INCLUDE, KEPT, preview_frame
 
 NEAR_CYCLIST = ("Testvideo_FR20_2020-02-20_13-11-00", 120)  # the near cyclist mid-crossing
 
 
 def test_preview_shows_roi_and_kept_cyclist_over_the_real_frame(tmp_path):
     out = tmp_path / "roi.png"
-    result = cli("roi", "preview", str(DEMO), "--camera", "cam1", "--video", NEAR_CYCLIST[0],
-                 "--frame", str(NEAR_CYCLIST[1]), "--out", str(out))
+    result = cli(
+        "roi",
+        "preview",
+        str(DEMO),
+        "--camera",
+        "cam1",
+        "--video",
+        NEAR_CYCLIST[0],
+        "--frame",
+        str(NEAR_CYCLIST[1]),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "kept" in result.stdout
     image = cv2.imread(str(out))
@@ -26,7 +37,7 @@ def test_preview_shows_roi_and_kept_cyclist_over_the_real_frame(tmp_path):
     # The ROI outline passes through its first vertex (0, 260)...
     roi = json.loads((REPO / "roi_definitions" / "radeberg" / "cam1.json").read_text())
     x, y = roi["include"][0][1]
-    patch = image[y - 3:y + 4, x - 3:x + 4].reshape(-1, 3)
+    patch = image[y - 3 : y + 4, x - 3 : x + 4].reshape(-1, 3)
     assert (np.abs(patch.astype(int) - INCLUDE).sum(axis=1) < 60).any()
     # ...and the cyclist's box is drawn green (kept) where the detector finds it.
     config = load_pipeline(DEMO)
@@ -34,14 +45,26 @@ def test_preview_shows_roi_and_kept_cyclist_over_the_real_frame(tmp_path):
     kept = [box for box, reason in zip(found.xyxy, reasons) if reason is None]
     assert len(kept) == 1
     x1, y1, x2, y2 = kept[0].round().astype(int)
-    edge = image[y1:y2, x1 - 1:x1 + 2].reshape(-1, 3)
+    edge = image[y1:y2, x1 - 1 : x1 + 2].reshape(-1, 3)
     assert (np.abs(edge.astype(int) - KEPT).sum(axis=1) < 60).mean() > 0.5
 
 
 def test_preview_explains_a_bad_camera_or_frame(tmp_path):
     result = cli("roi", "preview", str(DEMO), "--camera", "cam7", "--out", str(tmp_path / "x.png"))
-    assert result.returncode == 2 and "cam7" in result.stderr and "cameras: ['cam1']" in result.stderr
-    result = cli("roi", "preview", str(DEMO), "--camera", "cam1", "--frame", "5000", "--out", str(tmp_path / "x.png"))
+    assert (
+        result.returncode == 2 and "cam7" in result.stderr and "cameras: ['cam1']" in result.stderr
+    )
+    result = cli(
+        "roi",
+        "preview",
+        str(DEMO),
+        "--camera",
+        "cam1",
+        "--frame",
+        "5000",
+        "--out",
+        str(tmp_path / "x.png"),
+    )
     assert result.returncode == 2 and "outside" in result.stderr
 
 
@@ -50,17 +73,29 @@ def test_check_passes_the_demo_and_fails_a_broken_file(tmp_path):
     assert ok.returncode == 0 and "ok   cam1" in ok.stdout
     shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
     (tmp_path / "roi_definitions" / "radeberg").mkdir(parents=True)
-    (tmp_path / "roi_definitions" / "radeberg" / "cam1.json").write_text(json.dumps(
-        {"image_width": 800, "image_height": 600, "include": [[[0, 0], [100, 100], [100, 0], [0, 100]]]}))
+    (tmp_path / "roi_definitions" / "radeberg" / "cam1.json").write_text(
+        json.dumps(
+            {
+                "image_width": 800,
+                "image_height": 600,
+                "include": [[[0, 0], [100, 100], [100, 0], [0, 100]]],
+            }
+        )
+    )
     bad = cli("roi", "check", str(tmp_path / "pipelines" / "demo.toml"))
-    assert bad.returncode == 1 and "FAIL cam1" in bad.stderr and "not a simple polygon" in bad.stderr
+    assert (
+        bad.returncode == 1 and "FAIL cam1" in bad.stderr and "not a simple polygon" in bad.stderr
+    )
 
 
 def test_check_reports_scaling_for_another_resolution(tmp_path):
     shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
     (tmp_path / "roi_definitions" / "radeberg").mkdir(parents=True)
     roi = json.loads((REPO / "roi_definitions" / "radeberg" / "cam1.json").read_text())
-    roi["image_width"], roi["image_height"] = 1600, 1000  # drawn on a 16:10 frame; the videos are 4:3
+    roi["image_width"], roi["image_height"] = (
+        1600,
+        1000,
+    )  # drawn on a 16:10 frame; the videos are 4:3
     roi["include"] = [[[x * 2, y * 5 // 3] for x, y in roi["include"][0]]]
     (tmp_path / "roi_definitions" / "radeberg" / "cam1.json").write_text(json.dumps(roi))
     result = cli("roi", "check", str(tmp_path / "pipelines" / "demo.toml"))
@@ -76,6 +111,8 @@ def test_filter_records_how_many_boxes_each_rule_dropped(demo_run):
         path = config.workspace / "manifests" / "detections" / f"{video.video_id}.parquet"
         recorded = json.loads(pq.read_schema(path).metadata[b"cyclist_dataset.params"])
         rows = pd.read_parquet(path)
-        assert recorded["dropped"] == {r: int((rows["drop_reason"] == r).sum())
-                                       for r in ("class", "score", "aspect_ratio", "width", "roi")}
+        assert recorded["dropped"] == {
+            r: int((rows["drop_reason"] == r).sum())
+            for r in ("class", "score", "aspect_ratio", "width", "roi")
+        }
         assert recorded["kept"] == int(rows["kept"].sum())

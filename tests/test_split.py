@@ -3,33 +3,51 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import CYCLIST_VIDEO
 from pydantic import ValidationError
 
-from conftest import CYCLIST_VIDEO
-from cyclist_dataset import schemas
-from cyclist_dataset.config import SplitConfig, load_pipeline
-from cyclist_dataset.runner import run_pipeline
-from cyclist_dataset.split import split_crops, split_stats
+from cyclist_dataset.core import schemas
+from cyclist_dataset.core.config import SplitConfig, load_pipeline
+from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.stages.split import split_crops, split_stats
 
 
 def crops_at(rows: list[tuple[str, datetime]], audit: list[bool | None] | None = None) -> pa.Table:
     """Anonymize-stage rows: (tracklet, UTC time) per crop, optionally with the audit's verdicts."""
     n = len(rows)
     columns = {
-        "crop_path": [f"c{i}.jpg" for i in range(n)], "location": ["l"] * n, "camera": ["c"] * n,
-        "tracklet_id": [t for t, _ in rows], "video_id": ["v"] * n, "frame_index": list(range(n)),
-        "timestamp_s": [0.0] * n, "timestamp": [ts for _, ts in rows], "detection_id": list(range(n)),
-        "score": [0.9] * n, "x1": [0.0] * n, "y1": [0.0] * n, "x2": [1.0] * n, "y2": [1.0] * n,
-        "model": ["m"] * n, "anonymization": ["{}"] * n, "interpolated": [False] * n}
-    table = schemas.table(schemas.CROPS_UNSPLIT, {k: v for k, v in columns.items() if k in schemas.CROPS_UNSPLIT.names}
-                          | {k: [None] * n for k in schemas.CROPS_UNSPLIT.names if k not in columns})
+        "crop_path": [f"c{i}.jpg" for i in range(n)],
+        "location": ["l"] * n,
+        "camera": ["c"] * n,
+        "tracklet_id": [t for t, _ in rows],
+        "video_id": ["v"] * n,
+        "frame_index": list(range(n)),
+        "timestamp_s": [0.0] * n,
+        "timestamp": [ts for _, ts in rows],
+        "detection_id": list(range(n)),
+        "score": [0.9] * n,
+        "x1": [0.0] * n,
+        "y1": [0.0] * n,
+        "x2": [1.0] * n,
+        "y2": [1.0] * n,
+        "model": ["m"] * n,
+        "anonymization": ["{}"] * n,
+        "interpolated": [False] * n,
+    }
+    table = schemas.table(
+        schemas.CROPS_UNSPLIT,
+        {k: v for k, v in columns.items() if k in schemas.CROPS_UNSPLIT.names}
+        | {k: [None] * n for k in schemas.CROPS_UNSPLIT.names if k not in columns},
+    )
     # Without verdicts: rows as an anonymize stage without the privacy audit writes them (no audit columns).
-    table = table.drop_columns([c for c in ("audit_passed", "audit_face_score") if c in table.column_names])
+    table = table.drop_columns(
+        [c for c in ("audit_passed", "audit_face_score") if c in table.column_names]
+    )
     if audit is not None:
         table = table.append_column("audit_passed", pa.array(audit, pa.bool_()))
     return table
@@ -47,26 +65,37 @@ def parts(table: pa.Table) -> dict[str, str]:
 
 
 # Berlin (CET, UTC+1): local 13:50:00 is 12:50:00 UTC; validation is 13:50-14:00 local.
-H = datetime(2020, 2, 20, 12, 0, tzinfo=timezone.utc)  # 13:00 local
+H = datetime(2020, 2, 20, 12, 0, tzinfo=UTC)  # 13:00 local
 
 
 def test_guard_band_drops_exactly_the_tracklets_near_a_boundary():
     b = H + timedelta(minutes=50)  # the boundary train -> validation, 13:50:00 local
     e = H + timedelta(hours=1)  # validation -> train, 14:00:00 local
-    table = crops_at([
-        *span("far_train", H + timedelta(minutes=20), 10),
-        *span("ends_30.5s_before", b - timedelta(seconds=40.5), 10),   # last crop 30.5 s before: kept
-        *span("ends_29.5s_before", b - timedelta(seconds=39.5), 10),   # 29.5 s before: dropped
-        *span("spans", b - timedelta(seconds=5), 10),                  # crosses it: dropped
-        *span("starts_29.5s_after", b + timedelta(seconds=29.5), 10),  # dropped
-        *span("starts_30.5s_after", b + timedelta(seconds=30.5), 10),  # kept, validation
-        *span("long_but_clear", b + timedelta(seconds=31), 500),       # 13:50:31-13:58:51, 69 s before e: kept
-        *span("near_the_end", e - timedelta(seconds=20), 5),           # 14:00 is a boundary too: dropped
-        *span("after_the_end", e + timedelta(seconds=31), 5),          # kept, train of the next hour
-    ])
+    table = crops_at(
+        [
+            *span("far_train", H + timedelta(minutes=20), 10),
+            *span(
+                "ends_30.5s_before", b - timedelta(seconds=40.5), 10
+            ),  # last crop 30.5 s before: kept
+            *span("ends_29.5s_before", b - timedelta(seconds=39.5), 10),  # 29.5 s before: dropped
+            *span("spans", b - timedelta(seconds=5), 10),  # crosses it: dropped
+            *span("starts_29.5s_after", b + timedelta(seconds=29.5), 10),  # dropped
+            *span("starts_30.5s_after", b + timedelta(seconds=30.5), 10),  # kept, validation
+            *span(
+                "long_but_clear", b + timedelta(seconds=31), 500
+            ),  # 13:50:31-13:58:51, 69 s before e: kept
+            *span("near_the_end", e - timedelta(seconds=20), 5),  # 14:00 is a boundary too: dropped
+            *span("after_the_end", e + timedelta(seconds=31), 5),  # kept, train of the next hour
+        ]
+    )
     table, extra = split_crops(table, SplitConfig(), "Europe/Berlin")
-    assert parts(table) == {"far_train": "train", "ends_30.5s_before": "train", "starts_30.5s_after": "validation",
-                            "long_but_clear": "validation", "after_the_end": "train"}
+    assert parts(table) == {
+        "far_train": "train",
+        "ends_30.5s_before": "train",
+        "starts_30.5s_after": "validation",
+        "long_but_clear": "validation",
+        "after_the_end": "train",
+    }
     stats = extra["split_stats"]
     assert stats["guard_band_tracklets"] == 4 and stats["guard_band_crops"] == 8
     assert stats["crops_in"] == 18 and stats["crops_train"] == 6 and stats["crops_validation"] == 4
@@ -75,36 +104,63 @@ def test_guard_band_drops_exactly_the_tracklets_near_a_boundary():
 
 def test_guard_band_follows_the_configured_window_and_width():
     b = H + timedelta(minutes=10)  # window 10-20 local
-    table = crops_at([*span("close", b - timedelta(seconds=12), 2), *span("closer", b + timedelta(seconds=4), 2)])
+    table = crops_at(
+        [*span("close", b - timedelta(seconds=12), 2), *span("closer", b + timedelta(seconds=4), 2)]
+    )
     wide = SplitConfig(validation_start_minute=10, validation_minutes=10, guard_s=15)
     narrow = wide.model_copy(update={"guard_s": 5})
     assert parts(split_crops(table, wide, "Europe/Berlin")[0]) == {}
     assert parts(split_crops(table, narrow, "Europe/Berlin")[0]) == {"close": "train"}
     # 0 turns the band off: tracklets go by their midpoint only (as before the band existed).
     off = wide.model_copy(update={"guard_s": 0})
-    assert parts(split_crops(table, off, "Europe/Berlin")[0]) == {"close": "train", "closer": "validation"}
+    assert parts(split_crops(table, off, "Europe/Berlin")[0]) == {
+        "close": "train",
+        "closer": "validation",
+    }
 
 
 def test_midpoint_decides_without_a_guard_band():
     t0 = H + timedelta(minutes=49, seconds=50)  # 13:49:50 local
-    table = crops_at([*span("a", t0, 15), *span("b", t0 + timedelta(seconds=5), 35), ("c", t0 + timedelta(minutes=11))])
+    table = crops_at(
+        [
+            *span("a", t0, 15),
+            *span("b", t0 + timedelta(seconds=5), 35),
+            ("c", t0 + timedelta(minutes=11)),
+        ]
+    )
     config = SplitConfig(guard_s=0)
-    assert parts(split_crops(table, config, "Europe/Berlin")[0]) == {"a": "train", "b": "validation", "c": "train"}
-    assert parts(split_crops(table, SplitConfig(), "Europe/Berlin")[0]) == {"c": "train"}  # a, b touch 13:50
+    assert parts(split_crops(table, config, "Europe/Berlin")[0]) == {
+        "a": "train",
+        "b": "validation",
+        "c": "train",
+    }
+    assert parts(split_crops(table, SplitConfig(), "Europe/Berlin")[0]) == {
+        "c": "train"
+    }  # a, b touch 13:50
 
 
 def test_window_wrapping_past_the_hour_has_both_boundaries_guarded():
-    config = SplitConfig(validation_start_minute=55, validation_minutes=10, guard_s=30)  # 55-05, UTC
-    t = datetime(2020, 2, 20, 12, 0, tzinfo=timezone.utc)
-    table = crops_at([("a", t - timedelta(minutes=5, seconds=20)), ("b", t + timedelta(minutes=2)),
-                      ("c", t + timedelta(minutes=4, seconds=45)), ("d", t + timedelta(minutes=5, seconds=40))])
+    config = SplitConfig(
+        validation_start_minute=55, validation_minutes=10, guard_s=30
+    )  # 55-05, UTC
+    t = datetime(2020, 2, 20, 12, 0, tzinfo=UTC)
+    table = crops_at(
+        [
+            ("a", t - timedelta(minutes=5, seconds=20)),
+            ("b", t + timedelta(minutes=2)),
+            ("c", t + timedelta(minutes=4, seconds=45)),
+            ("d", t + timedelta(minutes=5, seconds=40)),
+        ]
+    )
     assert parts(split_crops(table, config, "UTC")[0]) == {"b": "validation", "d": "train"}
 
 
 @pytest.mark.parametrize("minutes", [0, 60])
 def test_no_boundary_when_one_part_is_the_whole_hour(minutes):
-    t = datetime(2020, 2, 20, 12, 0, 5, tzinfo=timezone.utc)
-    table, extra = split_crops(crops_at(span("a", t, 3)), SplitConfig(validation_minutes=minutes), "UTC")
+    t = datetime(2020, 2, 20, 12, 0, 5, tzinfo=UTC)
+    table, extra = split_crops(
+        crops_at(span("a", t, 3)), SplitConfig(validation_minutes=minutes), "UTC"
+    )
     assert parts(table) == {"a": "validation" if minutes == 60 else "train"}
     assert extra["split_stats"]["guard_band_crops"] == 0
 
@@ -118,12 +174,20 @@ def test_guard_band_that_leaves_no_window_is_refused():
 def test_failed_privacy_audit_crops_never_reach_the_manifest():
     t = H + timedelta(minutes=20)
     rows = [*span("a", t, 2), *span("b", t, 3), ("c", t)]
-    table, extra = split_crops(crops_at(rows, audit=[True, False, None, True, False]), SplitConfig(), "UTC")
+    table, extra = split_crops(
+        crops_at(rows, audit=[True, False, None, True, False]), SplitConfig(), "UTC"
+    )
     frame = table.to_pandas()
     assert sorted(frame["crop_path"]) == ["c0.jpg", "c2.jpg", "c3.jpg"]  # None: not audited, kept
-    assert extra["split_stats"]["audit_column"] is True and extra["split_stats"]["audit_refused_crops"] == 2
-    allowed, extra = split_crops(crops_at(rows, audit=[True, False, None, True, False]),
-                                 SplitConfig(refuse_failed_audit=False), "UTC")
+    assert (
+        extra["split_stats"]["audit_column"] is True
+        and extra["split_stats"]["audit_refused_crops"] == 2
+    )
+    allowed, extra = split_crops(
+        crops_at(rows, audit=[True, False, None, True, False]),
+        SplitConfig(refuse_failed_audit=False),
+        "UTC",
+    )
     assert allowed.num_rows == 5 and extra["split_stats"]["audit_refused_crops"] == 0
 
 
@@ -137,7 +201,9 @@ def test_guard_band_on_the_real_crossing(demo_run, tmp_path):
     results = {}
     for guard in (30.0, 10.0):
         split = SplitConfig(validation_start_minute=11, validation_minutes=10, guard_s=guard)
-        report = run_pipeline(base.model_copy(update={"split": split}), stages=("split",), log=lambda line: None)
+        report = run_pipeline(
+            base.model_copy(update={"split": split}), stages=("split",), log=lambda line: None
+        )
         assert not report.failed and ("split", CYCLIST_VIDEO) in report.done
         crops = pd.read_parquet(workspace / "manifests" / "crops")
         results[guard] = crops[crops["video_id"] == CYCLIST_VIDEO]
@@ -147,7 +213,10 @@ def test_guard_band_on_the_real_crossing(demo_run, tmp_path):
     assert len(kept) == len(written) > 40 and set(kept["split"]) == {"validation"}
     assert kept["tracklet_id"].nunique() == 1
     first = kept["timestamp"].min().tz_convert("Europe/Berlin")
-    assert (first.hour, first.minute) == (12, 11) and 10 < first.second + first.microsecond / 1e6 < 30
+    assert (first.hour, first.minute) == (
+        12,
+        11,
+    ) and 10 < first.second + first.microsecond / 1e6 < 30
 
 
 def test_guard_band_cost_is_recorded_per_video(demo_run, tmp_path):
@@ -155,13 +224,19 @@ def test_guard_band_cost_is_recorded_per_video(demo_run, tmp_path):
     workspace = tmp_path / "ws"
     shutil.copytree(config.workspace, workspace)
     split = SplitConfig(validation_start_minute=11, validation_minutes=10, guard_s=30)
-    run_pipeline(load_pipeline(config.source, workspace).model_copy(update={"split": split}), stages=("split",),
-                 log=lambda line: None)
+    run_pipeline(
+        load_pipeline(config.source, workspace).model_copy(update={"split": split}),
+        stages=("split",),
+        log=lambda line: None,
+    )
     stats = split_stats(workspace)
-    assert CYCLIST_VIDEO in stats.index, "runner._split must return split.split_crops(...) (table, extra metadata)"
+    assert CYCLIST_VIDEO in stats.index, (
+        "runner._split must return split.split_crops(...) (table, extra metadata)"
+    )
     written = len(pd.read_parquet(workspace / "stages" / "anonymize" / f"{CYCLIST_VIDEO}.parquet"))
-    assert stats.loc[CYCLIST_VIDEO, ["guard_band_tracklets", "guard_band_crops", "crops_in"]].tolist() == [1, written,
-                                                                                                         written]
+    assert stats.loc[
+        CYCLIST_VIDEO, ["guard_band_tracklets", "guard_band_crops", "crops_in"]
+    ].tolist() == [1, written, written]
 
 
 def test_no_tracklet_is_in_two_splits_of_the_demo_workspace(demo_run, tmp_path):

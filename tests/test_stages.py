@@ -9,41 +9,69 @@ import numpy as np
 import pytest
 import shapely
 
-from cyclist_dataset.anonymize import anonymize_crop, blur_window, clip_box
-from cyclist_dataset.config import AnonymizeConfig, FilterConfig
-from cyclist_dataset.detections import Detections
-from cyclist_dataset.filter import drop_reasons
-from cyclist_dataset.roi import Roi, load_roi
+from cyclist_dataset.core.config import AnonymizeConfig, FilterConfig
+from cyclist_dataset.core.detections import Detections
+from cyclist_dataset.core.roi import Roi, load_roi
+from cyclist_dataset.stages.anonymize import anonymize_crop, blur_window, clip_box
+from cyclist_dataset.stages.filter import drop_reasons
 
 SQUARE = Roi(shapely.box(100, 100, 300, 300), 400, 400)
 
 
 def detections(*rows: tuple) -> Detections:
-    return Detections(np.array([r[:4] for r in rows], np.float32), np.array([r[4] for r in rows], np.float32),
-                      np.array([r[5] for r in rows], dtype=object))
+    return Detections(
+        np.array([r[:4] for r in rows], np.float32),
+        np.array([r[4] for r in rows], np.float32),
+        np.array([r[5] for r in rows], dtype=object),
+    )
 
 
 def test_filter_rules_and_their_order():
     boxes = detections(
-        (150, 100, 190, 200, 0.9, "person"),   # kept: 40 wide, w/h 0.4, bottom-centre (170, 200) inside
+        (
+            150,
+            100,
+            190,
+            200,
+            0.9,
+            "person",
+        ),  # kept: 40 wide, w/h 0.4, bottom-centre (170, 200) inside
         (150, 100, 190, 200, 0.9, "bicycle"),  # class
-        (150, 100, 190, 200, 0.5, "person"),   # score
-        (150, 100, 250, 200, 0.9, "person"),   # aspect ratio 1.0
-        (150, 100, 160, 200, 0.5, "person"),   # score and width: the first rule wins
-        (150, 100, 180, 200, 0.9, "person"),   # width 30 < 35
-        (10, 100, 50, 200, 0.9, "person"),     # outside the ROI
-        (150, 200, 190, 300, 0.9, "person"),   # bottom-centre (170, 300) on the boundary: inside
-        (80, 200, 120, 305, 0.9, "person"),    # box reaches into the ROI but its anchor (100, 305) is outside
+        (150, 100, 190, 200, 0.5, "person"),  # score
+        (150, 100, 250, 200, 0.9, "person"),  # aspect ratio 1.0
+        (150, 100, 160, 200, 0.5, "person"),  # score and width: the first rule wins
+        (150, 100, 180, 200, 0.9, "person"),  # width 30 < 35
+        (10, 100, 50, 200, 0.9, "person"),  # outside the ROI
+        (150, 200, 190, 300, 0.9, "person"),  # bottom-centre (170, 300) on the boundary: inside
+        (
+            80,
+            200,
+            120,
+            305,
+            0.9,
+            "person",
+        ),  # box reaches into the ROI but its anchor (100, 305) is outside
     )
     config = FilterConfig(score_min=0.7, max_aspect_ratio=0.6, min_width_px=35)
     assert drop_reasons(boxes, SQUARE, config).tolist() == [
-        None, "class", "score", "aspect_ratio", "score", "width", "roi", None, "roi"]
+        None,
+        "class",
+        "score",
+        "aspect_ratio",
+        "score",
+        "width",
+        "roi",
+        None,
+        "roi",
+    ]
 
 
 def test_real_roi_keeps_the_road_and_drops_the_sidewalks():
     roi = load_roi(__import__("conftest").REPO / "roi_definitions" / "radeberg" / "cam1.json")
     road = np.array([[400, 300], [170, 240], [560, 430]])
-    sidewalks = np.array([[30, 180], [780, 150], [300, 90]])  # left pole, right sidewalk, far sidewalk
+    sidewalks = np.array(
+        [[30, 180], [780, 150], [300, 90]]
+    )  # left pole, right sidewalk, far sidewalk
     assert roi.contains(road).all() and not roi.contains(sidewalks).any()
 
 
@@ -58,13 +86,22 @@ def test_roi_scales_to_another_resolution():
 
 def test_exclude_polygons_cut_holes(tmp_path):
     path = tmp_path / "cam.json"
-    path.write_text(json.dumps({"image_width": 400, "image_height": 400,
-                                "include": [[[0, 0], [400, 0], [400, 400], [0, 400]]],
-                                "exclude": [[[100, 100], [200, 100], [200, 200], [100, 200]]]}))
+    path.write_text(
+        json.dumps(
+            {
+                "image_width": 400,
+                "image_height": 400,
+                "include": [[[0, 0], [400, 0], [400, 400], [0, 400]]],
+                "exclude": [[[100, 100], [200, 100], [200, 200], [100, 200]]],
+            }
+        )
+    )
     assert load_roi(path).contains(np.array([[50, 50], [150, 150]])).tolist() == [True, False]
 
 
-@pytest.mark.parametrize("height, window", [(128, 5), (64, 3), (20, 3), (100, 5), (256, 11), (400, 17), (129, 7)])
+@pytest.mark.parametrize(
+    "height, window", [(128, 5), (64, 3), (20, 3), (100, 5), (256, 11), (400, 17), (129, 7)]
+)
 def test_blur_window_scales_with_crop_height_and_stays_odd(height, window):
     assert blur_window(height, AnonymizeConfig()) == window
 
@@ -80,11 +117,15 @@ def test_anonymize_crop_changes_a_textured_crop():
 def test_crop_is_the_rider_or_its_union_with_the_bicycle():
     from types import SimpleNamespace
 
-    from cyclist_dataset.anonymize import crop_box
+    from cyclist_dataset.stages.anonymize import crop_box
 
     rider = dict(x1=100.0, y1=50.0, x2=140.0, y2=150.0)
-    paired = SimpleNamespace(**rider, bicycle_x1=90.0, bicycle_y1=110.0, bicycle_x2=160.0, bicycle_y2=170.0)
-    unpaired = SimpleNamespace(**rider, bicycle_x1=None, bicycle_y1=None, bicycle_x2=None, bicycle_y2=None)
+    paired = SimpleNamespace(
+        **rider, bicycle_x1=90.0, bicycle_y1=110.0, bicycle_x2=160.0, bicycle_y2=170.0
+    )
+    unpaired = SimpleNamespace(
+        **rider, bicycle_x1=None, bicycle_y1=None, bicycle_x2=None, bicycle_y2=None
+    )
     assert crop_box(paired, "rider").tolist() == [100, 50, 140, 150]
     assert crop_box(paired, "rider_and_bicycle").tolist() == [90, 50, 160, 170]
     assert crop_box(unpaired, "rider_and_bicycle").tolist() == [100, 50, 140, 150]

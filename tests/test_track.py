@@ -1,26 +1,43 @@
-"""Synthetic tests for cyclist_dataset.track."""
+"""Synthetic tests for cyclist_dataset.stages.track."""
 
 import numpy as np
 import pyarrow as pa
 import pytest
 import shapely
-
 from filterpy.kalman import KalmanFilter
 
-from cyclist_dataset import schemas, track as trk
-from cyclist_dataset.config import FilterConfig
-from cyclist_dataset.roi import Roi
-from cyclist_dataset.track import (TrackConfig, Tracklet, _Track, detector_frames, interpolate_gaps,
-                                   low_score_candidates, predicted_boxes, summarize_tracklets, track as track_result,
-                                   track_video)
+from cyclist_dataset.core import schemas
+from cyclist_dataset.core.config import FilterConfig
+from cyclist_dataset.core.roi import Roi
+from cyclist_dataset.stages import track as trk
+from cyclist_dataset.stages.track import (
+    TrackConfig,
+    Tracklet,
+    _Track,
+    detector_frames,
+    interpolate_gaps,
+    low_score_candidates,
+    predicted_boxes,
+    summarize_tracklets,
+    track_video,
+)
+from cyclist_dataset.stages.track import track as track_result
 
 
 def track(*args, **kwargs) -> list[Tracklet]:
     return track_result(*args, **kwargs).tracklets
 
 
-def moving(t0: float, n: int, fps: float, x0: float, vx: float, y0: float = 100.0,
-           w: float = 100.0, h: float = 200.0) -> tuple[np.ndarray, np.ndarray]:
+def moving(
+    t0: float,
+    n: int,
+    fps: float,
+    x0: float,
+    vx: float,
+    y0: float = 100.0,
+    w: float = 100.0,
+    h: float = 200.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """n boxes of one object moving horizontally at vx px/s, sampled at fps from t0."""
     t = t0 + np.arange(n) / fps
     x = x0 + vx * (t - t0)
@@ -106,9 +123,9 @@ def test_expiration_in_seconds(gap, expected):
 
 def test_min_pickup_and_numbering():
     # Three far-apart objects; input order deliberately not in start order.
-    late = moving(2.0, 10, 20.0, 1000.0, 160.0)    # starts last
+    late = moving(2.0, 10, 20.0, 1000.0, 160.0)  # starts last
     short = moving(0.5, 5, 20.0, 0.0, 160.0, y0=600.0)  # 0.2 s < 0.3 s: dropped
-    early = moving(0.0, 7, 20.0, 0.0, 160.0)       # exactly 0.3 s: kept
+    early = moving(0.0, 7, 20.0, 0.0, 160.0)  # exactly 0.3 s: kept
     t, b = concat(late, short, early)
     out = track(t, b)
     assert [tl.number for tl in out] == [1, 2]
@@ -177,7 +194,9 @@ def test_prediction_is_in_seconds_and_side_effect_free():
     for k in range(1, 10):  # 160 px/s, sampled at 20 fps
         tr.add(k, k * 0.05, [8.0 * k, 0.0, 100.0 + 8.0 * k, 200.0], stationary=False)
     x, p = list(tr.x), [list(b) if isinstance(b, list) else b for b in tr.p]
-    np.testing.assert_allclose(predicted_boxes(np.array([tr.state()]), 1.0)[0], [160.0, 0.0, 260.0, 200.0], atol=1.0)
+    np.testing.assert_allclose(
+        predicted_boxes(np.array([tr.state()]), 1.0)[0], [160.0, 0.0, 260.0, 200.0], atol=1.0
+    )
     assert tr.x == x and tr.p == p
 
 
@@ -191,7 +210,9 @@ class FilterpyTrack:
         self.kf.H = np.eye(4, 7)
         meas = [trk._POS_STD**2, trk._POS_STD**2, (trk._AREA_STD_REL * s0) ** 2, trk._ASPECT_STD**2]
         self.kf.R = np.diag(meas)
-        self.kf.P = np.diag(meas + [trk._VEL_STD**2, trk._VEL_STD**2, (trk._AREA_RATE_STD_REL * s0) ** 2])
+        self.kf.P = np.diag(
+            meas + [trk._VEL_STD**2, trk._VEL_STD**2, (trk._AREA_RATE_STD_REL * s0) ** 2]
+        )
         self.kf.x[:4, 0] = z
         self.q = [trk._ACC_STD**2, trk._ACC_STD**2, (trk._AREA_ACC_STD_REL * s0) ** 2]
 
@@ -205,7 +226,12 @@ class FilterpyTrack:
         F[0, 4] = F[1, 5] = F[2, 6] = dt
         Q = np.zeros((7, 7))
         for i, q in enumerate(self.q):
-            Q[i, i], Q[i, i + 4], Q[i + 4, i], Q[i + 4, i + 4] = q * dt**3 / 3, q * dt**2 / 2, q * dt**2 / 2, q * dt
+            Q[i, i], Q[i, i + 4], Q[i + 4, i], Q[i + 4, i + 4] = (
+                q * dt**3 / 3,
+                q * dt**2 / 2,
+                q * dt**2 / 2,
+                q * dt,
+            )
         Q[3, 3] = trk._ASPECT_WALK_STD**2 * dt
         if self.kf.x[2, 0] + self.kf.x[6, 0] * dt <= 0:
             self.kf.x[6, 0] = 0.0
@@ -229,7 +255,9 @@ def test_scalar_kalman_filter_equals_filterpy():
         np.testing.assert_allclose(ours.x, reference.kf.x[:, 0], rtol=1e-9, atol=1e-6)
         P = reference.kf.P
         for i in range(3):
-            np.testing.assert_allclose(ours.p[i], [P[i, i], P[i, i + 4], P[i + 4, i + 4]], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(
+                ours.p[i], [P[i, i], P[i, i + 4], P[i + 4, i + 4]], rtol=1e-9, atol=1e-9
+            )
         np.testing.assert_allclose(ours.p[3], P[3, 3], rtol=1e-9)
         off_block = P.copy()
         for i in range(3):
@@ -243,7 +271,9 @@ def test_deterministic():
     c = moving(0.0, 40, 20.0, 312.0, -160.0, y0=130.0)
     t, b = concat(a, c)
     first, second = track(t, b), track(t, b)
-    assert [(x.number, x.rows.tolist()) for x in first] == [(x.number, x.rows.tolist()) for x in second]
+    assert [(x.number, x.rows.tolist()) for x in first] == [
+        (x.number, x.rows.tolist()) for x in second
+    ]
 
 
 def test_empty_input():
@@ -260,6 +290,7 @@ def test_frame_index_consistency_checked():
 
 
 # --- options beyond the thesis -------------------------------------------------------------------
+
 
 def test_min_boxes_counts_rows_and_is_reported():
     t, b = moving(0.0, 7, 20.0, 0.0, 160.0)  # 0.3 s, 7 boxes
@@ -329,18 +360,37 @@ WHOLE_FRAME = Roi(shapely.box(0, 0, 1000, 1000), 1000, 1000)
 FILTER = FilterConfig(score_min=0.5, max_aspect_ratio=0.75, min_width_px=30)
 
 
-def detections_table(t: np.ndarray, b: np.ndarray, score: np.ndarray, reason: list, bicycle: np.ndarray,
-                     fps: float = 20.0) -> pa.Table:
+def detections_table(
+    t: np.ndarray,
+    b: np.ndarray,
+    score: np.ndarray,
+    reason: list,
+    bicycle: np.ndarray,
+    fps: float = 20.0,
+) -> pa.Table:
     n = len(t)
-    return schemas.table(schemas.DETECTIONS, {
-        "video_id": ["v"] * n, "frame_index": np.round(t * fps).astype(np.int64), "timestamp_s": t,
-        "detection_id": np.arange(n), "class_name": ["person"] * n, "score": score,
-        **{c: b[:, k] for k, c in enumerate(("x1", "y1", "x2", "y2"))}, "model": ["m"] * n,
-        "bicycle_detection_id": pa.array([1000 + i if p else None for i, p in enumerate(bicycle)], pa.int64()),
-        **{c: pa.nulls(n, pa.float32()) for c in ("bicycle_score", "bicycle_x1", "bicycle_y1", "bicycle_x2",
-                                                    "bicycle_y2")},
-        "kept": [r is None for r in reason], "drop_reason": reason,
-    })
+    return schemas.table(
+        schemas.DETECTIONS,
+        {
+            "video_id": ["v"] * n,
+            "frame_index": np.round(t * fps).astype(np.int64),
+            "timestamp_s": t,
+            "detection_id": np.arange(n),
+            "class_name": ["person"] * n,
+            "score": score,
+            **{c: b[:, k] for k, c in enumerate(("x1", "y1", "x2", "y2"))},
+            "model": ["m"] * n,
+            "bicycle_detection_id": pa.array(
+                [1000 + i if p else None for i, p in enumerate(bicycle)], pa.int64()
+            ),
+            **{
+                c: pa.nulls(n, pa.float32())
+                for c in ("bicycle_score", "bicycle_x1", "bicycle_y1", "bicycle_x2", "bicycle_y2")
+            },
+            "kept": [r is None for r in reason],
+            "drop_reason": reason,
+        },
+    )
 
 
 def rider_with_a_dip() -> pa.Table:
@@ -363,7 +413,9 @@ EVERY_FRAME = detector_frames(20.0, 40)
 
 def test_track_video_flags_low_score_and_interpolated_rows():
     config = TrackConfig(low_score_min=0.2, max_gap_s=0.25)
-    table, extra = track_video(rider_with_a_dip(), config, "loc", "cam", WHOLE_FRAME, FILTER, EVERY_FRAME)
+    table, extra = track_video(
+        rider_with_a_dip(), config, "loc", "cam", WHOLE_FRAME, FILTER, EVERY_FRAME
+    )
     assert table.schema == schemas.TRACKLETS
     rows = table.to_pandas()
     assert rows["tracklet_id"].unique().tolist() == ["v_t0001"]
@@ -376,9 +428,16 @@ def test_track_video_flags_low_score_and_interpolated_rows():
     np.testing.assert_allclose(filled["timestamp_s"], [1.4, 1.45, 1.5])
     detected = rows[~rows["interpolated"]]
     assert detected[["kf_x1", "kf_y1", "kf_x2", "kf_y2"]].notna().all().all()
-    np.testing.assert_allclose(detected["kf_x1"], detected["x1"], atol=3.0)  # a smooth path: the filter agrees
-    assert extra == {"tracklets": 1, "dropped_not_cyclist": 0, "dropped_too_short": 0,
-                     "low_score_rows": 12, "interpolated_rows": 3}
+    np.testing.assert_allclose(
+        detected["kf_x1"], detected["x1"], atol=3.0
+    )  # a smooth path: the filter agrees
+    assert extra == {
+        "tracklets": 1,
+        "dropped_not_cyclist": 0,
+        "dropped_too_short": 0,
+        "low_score_rows": 12,
+        "interpolated_rows": 3,
+    }
 
 
 def test_interpolation_defaults_to_the_frames_in_the_detections_table():
@@ -387,13 +446,27 @@ def test_interpolation_defaults_to_the_frames_in_the_detections_table():
     # Frames 28 and 29 hold no box at all, so they are not in the table; frame 30 holds the far box.
     assert table.to_pandas().query("interpolated")["frame_index"].tolist() == [30]
     frames = detector_frames(20.0, 40, sample_fps=10.0)  # had the detector run on every other frame
-    table, extra = track_video(rider_with_a_dip(), config, "loc", "cam", WHOLE_FRAME, FILTER, frames)
+    table, extra = track_video(
+        rider_with_a_dip(), config, "loc", "cam", WHOLE_FRAME, FILTER, frames
+    )
     assert table.to_pandas().query("interpolated")["frame_index"].tolist() == [28, 30]
 
 
 def test_detector_frames_follow_the_sampling_rule():
     index, ts = detector_frames(25.0, 26, sample_fps=10.0)
-    assert index.tolist() == [0, 3, 5, 8, 10, 13, 15, 18, 20, 23, 25]  # first frame at or after k / 10 s
+    assert index.tolist() == [
+        0,
+        3,
+        5,
+        8,
+        10,
+        13,
+        15,
+        18,
+        20,
+        23,
+        25,
+    ]  # first frame at or after k / 10 s
     np.testing.assert_allclose(ts, index / 25.0)
     assert detector_frames(20.0, 5, sample_fps=30.0)[0].tolist() == [0, 1, 2, 3, 4]
 
@@ -416,10 +489,14 @@ def test_low_score_candidates_must_pass_every_other_rule():
     table = rider_with_a_dip()
     config = TrackConfig(low_score_min=0.2)
     candidates = low_score_candidates(table, config, WHOLE_FRAME, FILTER)
-    assert np.flatnonzero(candidates).tolist() == list(range(10, 22))  # not the narrow box (the last row)
+    assert np.flatnonzero(candidates).tolist() == list(
+        range(10, 22)
+    )  # not the narrow box (the last row)
     outside = Roi(shapely.box(0, 0, 50, 1000), 1000, 1000)
     assert not low_score_candidates(table, config, outside, FILTER)[10:22].any()
-    assert not low_score_candidates(table, TrackConfig(low_score_min=0.35), WHOLE_FRAME, FILTER).any()
+    assert not low_score_candidates(
+        table, TrackConfig(low_score_min=0.35), WHOLE_FRAME, FILTER
+    ).any()
 
 
 def test_not_cyclists_and_short_tracks_are_counted():
@@ -428,22 +505,38 @@ def test_not_cyclists_and_short_tracks_are_counted():
     t3, b3 = moving(0.0, 3, 20.0, 0.0, 160.0, y0=800.0, w=60.0, h=120.0)
     t, b = np.r_[t, t2, t3], np.vstack([b, b2, b3])
     bicycle = np.r_[np.ones(20, bool), np.zeros(23, bool)]
-    table, extra = track_video(detections_table(t, b, np.full(43, 0.9), [None] * 43, bicycle), TrackConfig(),
-                               "loc", "cam")
-    assert extra == {"tracklets": 1, "dropped_not_cyclist": 1, "dropped_too_short": 1,
-                     "low_score_rows": 0, "interpolated_rows": 0}
-    empty, extra = track_video(detections_table(t3, b3, np.full(3, 0.9), [None] * 3, np.ones(3, bool)),
-                               TrackConfig(), "loc", "cam")
+    table, extra = track_video(
+        detections_table(t, b, np.full(43, 0.9), [None] * 43, bicycle), TrackConfig(), "loc", "cam"
+    )
+    assert extra == {
+        "tracklets": 1,
+        "dropped_not_cyclist": 1,
+        "dropped_too_short": 1,
+        "low_score_rows": 0,
+        "interpolated_rows": 0,
+    }
+    empty, extra = track_video(
+        detections_table(t3, b3, np.full(3, 0.9), [None] * 3, np.ones(3, bool)),
+        TrackConfig(),
+        "loc",
+        "cam",
+    )
     assert empty.num_rows == 0 and empty.schema == schemas.TRACKLETS
 
 
 def test_summarize_tracklets():
     config = TrackConfig(low_score_min=0.2, max_gap_s=0.25)
-    table, _ = track_video(rider_with_a_dip(), config, "loc", "cam", WHOLE_FRAME, FILTER, EVERY_FRAME)
+    table, _ = track_video(
+        rider_with_a_dip(), config, "loc", "cam", WHOLE_FRAME, FILTER, EVERY_FRAME
+    )
     summary = summarize_tracklets(table)
     assert summary.schema == schemas.TRACKLET_SUMMARY
     row = summary.to_pylist()[0]
-    assert row["tracklet_id"] == "v_t0001" and (row["location"], row["camera"], row["video_id"]) == ("loc", "cam", "v")
+    assert row["tracklet_id"] == "v_t0001" and (
+        row["location"],
+        row["camera"],
+        row["video_id"],
+    ) == ("loc", "cam", "v")
     assert (row["first_frame_index"], row["last_frame_index"]) == (0, 39)
     assert row["start_timestamp_s"] == 0.0 and row["end_timestamp_s"] == pytest.approx(1.95)
     assert row["duration_s"] == pytest.approx(1.95)
@@ -453,7 +546,9 @@ def test_summarize_tracklets():
     assert summarize_tracklets(schemas.TRACKLETS.empty_table()).num_rows == 0
 
 
-def random_scene(seed: int, n_frames: int = 120, n_objects: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def random_scene(
+    seed: int, n_frames: int = 120, n_objects: int = 12
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Objects crossing at various speeds with jitter, missed boxes, false boxes and low scores."""
     rng = np.random.default_rng(seed)
     x, y = rng.uniform(0, 800, n_objects), rng.uniform(0, 300, n_objects)
@@ -479,7 +574,8 @@ def test_pairwise_and_vectorized_matching_agree(monkeypatch, seed):
     monkeypatch.setattr(trk, "_SMALL_FRAME", 10**9)  # always pair by pair
     pairwise = track_result(t, b, config, low_score=low).tracklets
     assert len(vectorized) > 10
-    assert [(x.rows.tolist(), x.matched.tolist()) for x in vectorized] == \
-        [(x.rows.tolist(), x.matched.tolist()) for x in pairwise]
+    assert [(x.rows.tolist(), x.matched.tolist()) for x in vectorized] == [
+        (x.rows.tolist(), x.matched.tolist()) for x in pairwise
+    ]
     for x, y in zip(vectorized, pairwise):
         np.testing.assert_array_equal(x.kf_xyxy, y.kf_xyxy)

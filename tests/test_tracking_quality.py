@@ -10,15 +10,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, REPO
-from cyclist_dataset import assets, schemas, video
-from cyclist_dataset.roi import load_roi
-from cyclist_dataset.track import detector_frames, iou_matrix, summarize_tracklets, track_video
-from cyclist_dataset.workspace import PARAMS_KEY
+
+from cyclist_dataset.core import schemas
+from cyclist_dataset.core.roi import load_roi
+from cyclist_dataset.io import assets, video
+from cyclist_dataset.io.workspace import PARAMS_KEY
+from cyclist_dataset.stages.track import (
+    detector_frames,
+    iou_matrix,
+    summarize_tracklets,
+    track_video,
+)
 
 NEAR_CYCLIST_VIDEO = "Testvideo_FR20_2020-02-20_13-11-00"
-REFERENCE = json.loads((REPO / "tests" / "fixtures" / "radeberg_cyclist_reference_boxes.json").read_text())
+REFERENCE = json.loads(
+    (REPO / "tests" / "fixtures" / "radeberg_cyclist_reference_boxes.json").read_text()
+)
 
 
 def manifest(workspace: Path, name: str, video_id: str) -> pd.DataFrame:
@@ -72,7 +80,12 @@ def test_track_stage_reports_counts_and_flags(demo_run):
     path = config.workspace / "manifests" / "tracklets" / f"{CYCLIST_VIDEO}.parquet"
     params = json.loads(pq.read_schema(path).metadata[PARAMS_KEY])
     assert params["tracklets"] == 1
-    assert {"dropped_not_cyclist", "dropped_too_short", "low_score_rows", "interpolated_rows"} <= set(params)
+    assert {
+        "dropped_not_cyclist",
+        "dropped_too_short",
+        "low_score_rows",
+        "interpolated_rows",
+    } <= set(params)
     table = pq.read_table(path)
     assert table.schema.remove_metadata() == schemas.TRACKLETS
     summary = summarize_tracklets(table).to_pylist()[0]
@@ -82,10 +95,16 @@ def test_track_stage_reports_counts_and_flags(demo_run):
 
 def track_demo_video(config, video_id: str, every: int = 1):
     """The track stage on one video's filter output, keeping every `every`-th frame's detections."""
-    detections = pq.read_table(config.workspace / "manifests" / "detections" / f"{video_id}.parquet")
-    detections = detections.filter(pa.array(detections.column("frame_index").to_numpy() % every == 0))
+    detections = pq.read_table(
+        config.workspace / "manifests" / "detections" / f"{video_id}.parquet"
+    )
+    detections = detections.filter(
+        pa.array(detections.column("frame_index").to_numpy() % every == 0)
+    )
     roi = load_roi(config.roi_path("cam1"))
-    table, _ = track_video(detections, config.track, "radeberg", "cam1", roi=roi, filter_config=config.filter)
+    table, _ = track_video(
+        detections, config.track, "radeberg", "cam1", roi=roi, filter_config=config.filter
+    )
     return table.to_pandas()
 
 
@@ -108,7 +127,9 @@ def test_same_tracklet_structure_at_20_and_10_fps(demo_run):
 def test_detector_frames_match_the_frames_the_detector_decodes(sample_fps):
     path = assets.path("footage/radeberg/Testvideo_Cars-Cyclist_FR20_2020-01-01_00-00-00.mp4")
     info = video.probe(path)
-    decoded = [(f.index, f.timestamp_s) for f in video.frames(path, info.fps, sample_fps=sample_fps)]
+    decoded = [
+        (f.index, f.timestamp_s) for f in video.frames(path, info.fps, sample_fps=sample_fps)
+    ]
     index, ts = detector_frames(info.fps, info.frame_count, sample_fps)
     assert index.tolist() == [i for i, _ in decoded]
     assert ts.tolist() == [t for _, t in decoded]

@@ -1,0 +1,92 @@
+"""`cyclist-dataset roi`: check ROI files, preview them over real frames."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cyclist_dataset.cli.app import app
+from cyclist_dataset.errors import UserError
+
+roi_app = typer.Typer(
+    help="Regions of interest: check the polygon files, preview them over real frames.",
+    no_args_is_help=True,
+)
+app.add_typer(roi_app, name="roi")
+
+
+@roi_app.command("preview")
+def roi_preview(
+    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+    camera: Annotated[str, typer.Option(help="Camera id, as in the pipeline's [[cameras]].")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    frame: Annotated[int, typer.Option(help="Frame index in the video.")] = 0,
+    video: Annotated[
+        str | None, typer.Option(help="Video id; default: the camera's first video.")
+    ] = None,
+) -> None:
+    """Draw a camera's ROI polygons over a real frame, with the pipeline's detector's boxes of that
+    frame: green if the filter keeps them, red with the rule that drops them (class, score,
+    aspect_ratio, width, roi). The dot on each box is the point tested against the ROI."""
+    import cv2
+
+    from cyclist_dataset.core.config import load_pipeline
+    from cyclist_dataset.io.atomic import write_bytes
+    from cyclist_dataset.tools.roi_preview import preview_frame
+
+    config = load_pipeline(pipeline)
+    image, found, reasons = preview_frame(config, camera, video, frame)
+    ok, png = cv2.imencode(".png", image)
+    write_bytes(out, png.tobytes())
+    kept = sum(r is None for r in reasons)
+    dropped = Counter(r for r in reasons if r is not None)
+    typer.echo(
+        f"{out}: {len(found)} boxes, {kept} kept"
+        + "".join(f", {n} dropped by {reason}" for reason, n in sorted(dropped.items()))
+    )
+
+
+@roi_app.command("check")
+def roi_check(
+    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+) -> None:
+    """Validate the ROI file of every camera of a pipeline (points, polygons, image size) and
+    compare it with the size of that camera's videos. Exits with status 1 if any is wrong."""
+    from cyclist_dataset.core.config import load_pipeline
+    from cyclist_dataset.core.roi import load_roi
+    from cyclist_dataset.errors import RoiError
+    from cyclist_dataset.io.video import probe
+
+    config = load_pipeline(pipeline)
+    failures = 0
+    for camera in config.cameras:
+        path = config.roi_path(camera.id)
+        try:
+            roi = load_roi(path)
+        except RoiError as exc:
+            failures += 1
+            typer.echo(f"FAIL {camera.id}: {exc}", err=True)
+            continue
+        share = roi.area.area / (roi.image_width * roi.image_height)
+        typer.echo(
+            f"ok   {camera.id}: {path} ({roi.image_width}x{roi.image_height}, {share:.0%} of the frame)"
+        )
+        for video in (v for v in config.videos if v.camera == camera.id):
+            try:
+                info = probe(video.source_path())
+            except UserError as exc:
+                typer.echo(f"     {video.video_id}: cannot check its size: {exc}", err=True)
+                continue
+            if (info.width, info.height) != (roi.image_width, roi.image_height):
+                same_shape = (
+                    abs(info.width / info.height - roi.image_width / roi.image_height) < 0.01
+                )
+                typer.echo(
+                    f"     {video.video_id}: {info.width}x{info.height}, the polygons are scaled"
+                    + ("" if same_shape else " and stretched (aspect ratios differ)")
+                )
+    if failures:
+        raise typer.Exit(1)

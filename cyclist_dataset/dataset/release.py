@@ -1,0 +1,384 @@
+"""Releases: immutable, versioned dataset folders that the ML team pulls from.
+
+``create_release`` turns a workspace (its split manifest and one label version) into::
+
+    WORKSPACE/releases/NAME/
+      README.md                 the dataset card: statistics (thesis Tables III and IV), parameters, models, labels
+      release.json              the same, for programs
+      train.parquet             one row per crop (schemas.RELEASE_SPLIT); pid = per-camera tracklet, 0..N-1
+      test.parquet              the validation crops; pid = labelled cross-camera identity 1..M, 0 = distractor
+      query.parquet             Market-1501 style: one crop per identity and camera (identities seen by >= 2 cameras)
+      gallery.parquet           test minus query
+      images/<location>/<camera>/<tracklet>/<crop>.jpg    hard links to the workspace's crops
+                                                          (copies across file systems)
+      figures/tracklet_length.png, figures/crops_per_identity.png
+      SHA256SUMS                every other file, `sha256sum -c` format
+
+The folder is built under a temporary name and renamed when complete; an existing release is never
+modified and a name is never reused. ``verify_release`` re-checks every checksum.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from cyclist_dataset._version import __version__
+from cyclist_dataset.core import schemas
+from cyclist_dataset.dataset.card import dataset_card, write_figures
+from cyclist_dataset.dataset.labels import (
+    LabelVersion,
+    get_version,
+    read_crops,
+    tracklet_fingerprints,
+)
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.io.atomic import atomic_dir, link_or_copy, remove_stale_partials
+from cyclist_dataset.io.hashing import sha256_of
+from cyclist_dataset.io.workspace import STAGE_OUTPUT, Workspace, read_params
+from cyclist_dataset.stages.split import split_stats
+
+RELEASES_DIR = "releases"
+SPLITS = ("train", "test", "query", "gallery")
+CHECKSUMS = "SHA256SUMS"
+CARD = "README.md"
+META = "release.json"
+FORMAT_VERSION = 1
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+# ---------------------------------------------------------------- building the splits
+
+
+def image_path(crop_path: str) -> str:
+    """Where a workspace crop (``crops/<location>/...``) lives in a release (``images/<location>/...``)."""
+    return "images/" + crop_path.removeprefix("crops/")
+
+
+def camera_index(crops: pd.DataFrame) -> pd.DataFrame:
+    """The release's cameras, (location, camera) sorted, with their 0-based ``camid``."""
+    pairs = crops[["location", "camera"]].drop_duplicates().sort_values(["location", "camera"])
+    return pairs.reset_index(drop=True).rename_axis("camid").reset_index()
+
+
+def build_splits(crops: pd.DataFrame, labels: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The four split tables (``schemas.RELEASE_SPLIT`` columns) from the split manifest and labels."""
+    crops = crops.merge(camera_index(crops), on=["location", "camera"], how="left")
+    crops["image"] = crops["crop_path"].map(image_path)
+
+    train = crops[crops["split"] == "train"].copy()
+    train["identity"] = train["tracklet_id"]
+    train["pid"] = _rank(train["identity"], start=0)
+    train["split"] = "train"
+
+    test = crops[crops["split"] == "validation"].copy()
+    label_of = (
+        {}
+        if labels is None
+        else dict(zip(labels["tracklet_id"], labels["location"] + "/" + labels["identity"]))
+    )
+    test["identity"] = test["tracklet_id"].map(label_of)
+    labelled = test["identity"].notna()
+    test["pid"] = (
+        0  # Market-1501's "distractor": an unlabelled tracklet (open-world evaluation needs them)
+    )
+    test.loc[labelled, "pid"] = _rank(test.loc[labelled, "identity"], start=1)
+    test["split"] = "test"
+
+    # Market-1501: one query per identity per camera, for identities another camera also saw.
+    # The largest crop (the sharpest view) of that identity at that camera; ties by time, then path.
+    seen = test[labelled].groupby("identity")["camid"].nunique()
+    candidates = test[test["identity"].isin(seen[seen >= 2].index)]
+    candidates = candidates.assign(
+        area=(candidates["x2"] - candidates["x1"]) * (candidates["y2"] - candidates["y1"])
+    )
+    query = (
+        candidates.sort_values(
+            ["identity", "camid", "area", "timestamp", "crop_path"],
+            ascending=[True, True, False, True, True],
+        )
+        .groupby(["identity", "camid"])
+        .head(1)
+        .drop(columns="area")
+        .assign(split="query")
+    )
+    gallery = test[~test["crop_path"].isin(query["crop_path"])].assign(split="gallery")
+    order = ["pid", "camid", "timestamp", "crop_path"]
+    return {
+        name: _typed(frame.sort_values(order))
+        for name, frame in (
+            ("train", train),
+            ("test", test),
+            ("query", query),
+            ("gallery", gallery),
+        )
+    }
+
+
+def _rank(values: pd.Series, start: int) -> pd.Series:
+    """Contiguous integers over the sorted distinct values (deterministic pids)."""
+    codes = {v: i + start for i, v in enumerate(sorted(values.unique()))}
+    return values.map(codes).astype("int64")
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    return schemas.from_pandas(schemas.RELEASE_SPLIT, frame).to_pandas()
+
+
+def check_labels(crops: pd.DataFrame, labels: pd.DataFrame, version: str) -> None:
+    """Labels must still describe the same validation tracklets (a rerun may have changed them)."""
+    validation = crops[crops["split"] == "validation"]
+    fingerprints = tracklet_fingerprints(validation) if len(validation) else pd.Series(dtype=str)
+    stale = [
+        row.tracklet_id
+        for row in labels.itertuples()
+        if fingerprints.get(row.tracklet_id) != row.tracklet_fingerprint
+    ]
+    if stale:
+        raise UserError(
+            f"label version {version}: {len(stale)} labelled tracklet(s) are no longer the validation "
+            f"tracklets they were when labelled (e.g. {', '.join(stale[:5])}): the pipeline was rerun "
+            "with other parameters. Export a new labelling package, relabel and import it."
+        )
+
+
+# ---------------------------------------------------------------- creating a release
+
+
+def releases_dir(root: Path) -> Path:
+    return Path(root) / RELEASES_DIR
+
+
+def create_release(
+    root: Path, name: str, labels: str | None = None, by: str | None = None, log=lambda line: None
+) -> Path:
+    """Build the release ``NAME`` of a workspace with a label version ("v0002", "2"; default: the latest,
+    if any; "none": no labels, the test split is all distractors)."""
+    root = Path(root)
+    if not re.match(NAME_PATTERN, name):
+        raise UserError(
+            f"release name {name!r}: use letters, digits, _ . - (e.g. v1.0 or 2020-06-cyclists)"
+        )
+    target = releases_dir(root) / name
+    if target.exists():
+        raise UserError(
+            f"release {name!r} already exists ({target}); releases are immutable, choose a new name"
+        )
+    with Workspace(root).locked():
+        remove_stale_partials(releases_dir(root))
+        crops = read_crops(root)
+        version = None if labels == "none" else get_version(root, labels)
+        label_rows = version.labels if version is not None else None
+        if label_rows is not None:
+            check_labels(crops, label_rows, version.name)
+        splits = build_splits(crops, label_rows)
+        with atomic_dir(target) as tmp:
+            log(f"linking {len(crops)} crops")
+            for crop_path in crops["crop_path"]:
+                link_or_copy(root / crop_path, tmp / image_path(crop_path))
+            for split, frame in splits.items():
+                pq.write_table(
+                    schemas.from_pandas(schemas.RELEASE_SPLIT, frame), tmp / f"{split}.parquet"
+                )
+            figures = write_figures(tmp, splits)
+            meta = _metadata(root, name, version, splits, crops, by)
+            (tmp / META).write_text(
+                json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+            )
+            (tmp / CARD).write_text(
+                dataset_card(meta, splits, _footage_hours(root), figures, CHECKSUMS),
+                encoding="utf-8",
+            )
+            _write_checksums(tmp)
+            for path in tmp.iterdir():
+                if path.is_file():
+                    path.chmod(0o444)
+            for path in (tmp / "figures").iterdir():
+                path.chmod(0o444)
+    log(f"release {name}: {target}")
+    return target
+
+
+def _footage_hours(root: Path) -> pd.Series:
+    """Hours of footage per (location, camera), from the videos manifest."""
+    folder = Workspace(root).manifest("videos")
+    videos = (
+        pd.read_parquet(folder, columns=["location", "camera", "duration_s"])
+        if folder.is_dir()
+        else pd.DataFrame(columns=["location", "camera", "duration_s"])
+    )
+    return videos.groupby(["location", "camera"])["duration_s"].sum() / 3600.0
+
+
+def _stage_params(root: Path) -> dict[str, list[dict]]:
+    """Each stage's distinct parameter sets over the workspace's videos (from the result files)."""
+    result: dict[str, list[dict]] = {}
+    for stage, folder in STAGE_OUTPUT.items():
+        if stage == "ingest":
+            continue  # per-video facts (source, start time), listed in the videos manifest
+        seen: dict[str, dict] = {}
+        for path in sorted((Path(root) / folder).glob("*.parquet")):
+            stored = read_params(path)
+            # The stage's config section and identities (model, file hashes, time zone); the
+            # per-video counts that stages store beside them are not parameters.
+            params = {k: v for k, v in stored.items() if k == stage or isinstance(v, str)}
+            seen.setdefault(json.dumps(params, sort_keys=True), params)
+        result[stage] = list(seen.values())
+    return result
+
+
+def _metadata(
+    root: Path,
+    name: str,
+    version: LabelVersion | None,
+    splits: dict[str, pd.DataFrame],
+    crops: pd.DataFrame,
+    by: str | None,
+) -> dict:
+    stats = split_stats(root)
+    totals = (
+        {
+            k: int(stats[k].sum())
+            for k in ("crops_in", "guard_band_crops", "guard_band_tracklets", "audit_refused_crops")
+            if k in stats
+        }
+        if len(stats)
+        else {}
+    )
+    return {
+        "name": name,
+        "format_version": FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),  # also orders `list`
+        "created_by": by or getpass.getuser(),
+        "tool_version": __version__,
+        "workspace": str(Path(root).resolve()),
+        "labels": None if version is None else {"version": version.name, **version.meta},
+        "cameras": camera_index(crops).to_dict(orient="records"),
+        "counts": {
+            split: {
+                "images": len(frame),
+                "pids": int(frame["pid"].nunique()),
+                "tracklets": int(frame["tracklet_id"].nunique()),
+            }
+            for split, frame in splits.items()
+        },
+        "split_stats": {
+            "videos_recorded": len(stats),
+            "videos": int(crops["video_id"].nunique()),
+            **totals,
+        },
+        "pipeline": _stage_params(root),
+        "models": sorted(crops["model"].unique().tolist()),
+        "anonymization": summarize_json(crops["anonymization"]),
+    }
+
+
+def summarize_json(values: pd.Series) -> dict:
+    """Distinct JSON objects (one per crop) folded into one: a key with several values (the blur window,
+    scaled with each crop) becomes its range ({"min", "max"}) or its sorted values."""
+    return _fold([json.loads(text) for text in sorted(values.unique())])
+
+
+def _fold(objects: list[dict]) -> dict:
+    summary = {}
+    for key in sorted(set().union(*objects)):
+        options: list = []
+        for value in (o[key] for o in objects if key in o):
+            if value not in options:
+                options.append(value)
+        if len(options) == 1:
+            summary[key] = options[0]
+        elif all(isinstance(v, dict) for v in options):
+            summary[key] = _fold(options)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in options):
+            summary[key] = {"min": min(options), "max": max(options)}
+        else:
+            summary[key] = sorted(options, key=lambda v: json.dumps(v, sort_keys=True))
+    return summary
+
+
+# ---------------------------------------------------------------- checksums
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != CHECKSUMS
+    )
+
+
+def _write_checksums(folder: Path) -> None:
+    lines = [f"{sha256_of(folder / name)}  {name}\n" for name in _files(folder)]
+    (folder / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def verify_release(release_dir: Path) -> tuple[int, list[str]]:
+    """Re-hash every file of a release: (files checked, problems). No problems: the release is intact."""
+    release_dir = Path(release_dir)
+    listing = release_dir / CHECKSUMS
+    if not listing.is_file():
+        raise UserError(
+            f"{release_dir}: no {CHECKSUMS}; this is not a release folder "
+            "(see `cyclist-dataset release list WORKSPACE`)"
+        )
+    problems, listed = [], set()
+    for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            problems.append(f"{CHECKSUMS}:{number}: malformed line {line!r}")
+            continue
+        listed.add(name)
+        path = release_dir / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256_of(path) != digest:
+            problems.append(f"{name}: content changed (SHA-256 differs from {CHECKSUMS})")
+    problems += [
+        f"{name}: not part of the release (added later)"
+        for name in _files(release_dir)
+        if name not in listed
+    ]
+    return len(listed), problems
+
+
+# ---------------------------------------------------------------- reading releases
+
+
+def list_releases(root: Path) -> list[dict]:
+    """Every release of a workspace (oldest first) with its label version and split sizes."""
+    folder = releases_dir(root)
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.is_dir() and not path.name.startswith(".") and (path / META).is_file():
+            found.append({"path": path, **json.loads((path / META).read_text(encoding="utf-8"))})
+    return sorted(found, key=lambda r: (r["created_at"], r["name"]))
+
+
+def release_meta(release_dir: Path) -> dict:
+    path = Path(release_dir) / META
+    if not path.is_file():
+        raise UserError(
+            f"{release_dir}: not a release folder (no {META}); releases are in "
+            f"WORKSPACE/{RELEASES_DIR}/NAME"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_split(release_dir: Path | str, split: str) -> pd.DataFrame:
+    """One split of a release as a DataFrame (``schemas.RELEASE_SPLIT`` columns) plus ``path``, the
+    absolute image file of each row."""
+    release_dir = Path(release_dir)
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
+    release_meta(release_dir)
+    frame = pd.read_parquet(release_dir / f"{split}.parquet")
+    frame["path"] = [os.fspath(release_dir.resolve() / image) for image in frame["image"]]
+    return frame

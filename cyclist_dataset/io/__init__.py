@@ -1,0 +1,1 @@
+"""Files and media: hashing, atomic writes, the workspace layout, the asset cache, video decoding, MOT files."""

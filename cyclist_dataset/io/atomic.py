@@ -1,0 +1,96 @@
+"""Atomic writes: a file or folder appears complete under its name, or not at all.
+
+Everything the tool writes goes through here. Temporaries sit beside their target under a hidden
+name (readers of a folder never see them) and are renamed into place only when complete, so a
+crash leaves either the old result or the new one, never half of one. The workspace lock removes
+what a killed process left (``TEMP_SUFFIX`` files, ``PARTIAL_SUFFIX`` folders).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cyclist_dataset.errors import UserError
+
+TEMP_SUFFIX = ".tmp"
+PARTIAL_SUFFIX = (
+    ".partial"  # unfinished folders; never ".tmp", which the workspace lock deletes as files
+)
+
+
+@contextmanager
+def atomic_path(target: Path, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds.
+
+    The temporary name starts with a dot, so Parquet readers of the folder never see it. ``suffix``
+    lets writers that pick a format by extension (OpenCV's VideoWriter) see the right one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Build a folder under a hidden temporary name beside ``target``; it becomes ``target`` only
+    if the block succeeds, so nobody ever sees a half-written folder."""
+    if target.exists():
+        raise UserError(
+            f"{target} already exists; choose another name (existing results are never overwritten)"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX, dir=target.parent)
+    )
+    try:
+        yield tmp
+        tmp.chmod(0o755)  # mkdtemp makes it private
+        try:
+            os.rename(tmp, target)  # fails if a non-empty target appeared meanwhile
+        except OSError:
+            raise UserError(
+                f"{target} was created by someone else meanwhile; choose another name"
+            ) from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_partials(folder: Path) -> None:
+    """Unfinished folders left by a killed command (call while holding the workspace lock)."""
+    if folder.is_dir():
+        for stale in folder.glob(f".*{PARTIAL_SUFFIX}"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (no space, and crops are only ever replaced, never rewritten in place), or a copy
+    where links are impossible (another file system)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -1,0 +1,109 @@
+"""Where everything lives in a workspace, and how results are written there.
+
+Layout (one helper builds every path)::
+
+    WORKSPACE/
+      manifests/{videos,detections,tracklets,tracklet_summary,crops}/<video_id>.parquet  # public manifests
+      stages/{detect,anonymize}/<video_id>.parquet                       # intermediate results
+      crops/<location>/<camera>/<tracklet_id>/<file>.jpg
+
+Each stage result is one Parquet file per video, written atomically (temporary file in the
+same folder, then rename) with a fingerprint of its inputs and parameters in the file's
+metadata. A rerun trusts a file only if its fingerprint matches, so an interrupted run can
+leave nothing half-written that a rerun would keep.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.io.atomic import TEMP_SUFFIX, atomic_path
+
+FINGERPRINT_KEY = b"cyclist_dataset.fingerprint"
+PARAMS_KEY = b"cyclist_dataset.params"
+
+# Where each stage's per-video result goes: the public manifests and two intermediates.
+STAGE_OUTPUT = {
+    "ingest": "manifests/videos",
+    "detect": "stages/detect",
+    "filter": "manifests/detections",
+    "track": "manifests/tracklets",
+    "anonymize": "stages/anonymize",
+    "split": "manifests/crops",
+}
+SIDE_OUTPUT = {"track": "manifests/tracklet_summary"}
+
+
+class Workspace:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def stage_output(self, stage: str, video_id: str) -> Path:
+        return self.root / STAGE_OUTPUT[stage] / f"{video_id}.parquet"
+
+    def side_output(self, stage: str, video_id: str) -> Path:
+        """A second table a stage writes per video (before its main result, which marks completion)."""
+        return self.root / SIDE_OUTPUT[stage] / f"{video_id}.parquet"
+
+    def manifest(self, name: str) -> Path:
+        return self.root / "manifests" / name
+
+    def crop_dir(self, location: str, camera: str, tracklet_id: str) -> Path:
+        return self.root / "crops" / location / camera / tracklet_id
+
+    def camera_crop_root(self, location: str, camera: str) -> Path:
+        return self.root / "crops" / location / camera
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the workspace for one run; temporaries left by a killed run are removed first."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(
+                    f"another cyclist-dataset run is using the workspace {self.root}; "
+                    "wait for it to finish or use another --workspace"
+                ) from None
+            for stale in self.root.rglob(f".*{TEMP_SUFFIX}"):
+                stale.unlink(missing_ok=True)
+            yield
+
+
+def write_result(table: pa.Table, target: Path, fingerprint_: str, params: object) -> None:
+    metadata = dict(table.schema.metadata or {})
+    metadata[FINGERPRINT_KEY] = fingerprint_.encode()
+    metadata[PARAMS_KEY] = json.dumps(params, sort_keys=True, default=str).encode()
+    with atomic_path(target) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp)
+
+
+def read_fingerprint(path: Path) -> str | None:
+    """The fingerprint a finished result was written with, or None if absent or unreadable."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return None
+    value = metadata.get(FINGERPRINT_KEY)
+    return value.decode() if value else None
+
+
+def read_params(path: Path) -> dict:
+    """The parameters a result was written with (its stage's settings and extra metadata)."""
+    return json.loads((pq.read_schema(path).metadata or {}).get(PARAMS_KEY, b"{}"))
+
+
+def read_result(path: Path) -> pa.Table:
+    return pq.read_table(path)

@@ -1,0 +1,1 @@
+"""The driver: one video through its stages (``unit``), where units run (``executors``), and the run (``run``)."""

@@ -1,0 +1,69 @@
+"""The driver: a run over every video of a pipeline, on an executor, under the workspace lock.
+
+Problems of the whole run (a bad ROI file, a missing model) stop it before any work; a failing
+video is reported and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from cyclist_dataset.core.config import PipelineConfig
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.pipeline.executors import Executor, LocalExecutor
+from cyclist_dataset.pipeline.unit import STAGE_NAMES, context_for
+
+
+@dataclass
+class RunReport:
+    done: list[tuple[str, str]] = field(default_factory=list)  # (stage, video_id) computed
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # up to date
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # video_id -> (stage, message)
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    stages: tuple[str, ...] = STAGE_NAMES,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    executor: Executor | None = None,
+) -> RunReport:
+    """Run the selected stages over every video of the pipeline, one work unit per video, on an
+    executor (default: in this process, one video after another)."""
+    unknown = [s for s in stages if s not in STAGE_NAMES]
+    if unknown:
+        raise UserError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGE_NAMES)}")
+    ctx = context_for(config)
+    # Problems of the whole run stop it before any work: a bad ROI file, a missing model file.
+    if "filter" in stages:
+        for camera in config.cameras:
+            ctx.roi(camera.id)
+    if "detect" in stages:
+        _ = ctx.weights_sha256  # hashes the model file; a missing one raises ConfigError
+    if "anonymize" in stages:
+        _ = ctx.face_models_sha256  # likewise for the face models of face blur and the audit
+    executor = executor or LocalExecutor()
+    report = RunReport()
+    video_ids = [v.video_id for v in config.videos]
+    with (
+        ctx.workspace.locked(),
+        tqdm(total=len(video_ids), desc="videos", unit="video") as progress,
+    ):
+        started, frames = time.perf_counter(), 0
+        for result in executor.run(config, video_ids, stages, force):
+            for line in result.log:
+                log(line)
+            report.done += [(stage, result.video_id) for stage in result.done]
+            report.skipped += [(stage, result.video_id) for stage in result.skipped]
+            if result.failed:
+                report.failed[result.video_id] = result.failed
+            frames += result.frames
+            progress.set_postfix(
+                frames_per_s=f"{frames / (time.perf_counter() - started):.1f}", refresh=False
+            )
+            progress.update()
+    return report

@@ -1,0 +1,99 @@
+"""ROI previews: a camera's polygons and one frame's boxes, coloured by the filter's verdict."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import shapely
+
+from cyclist_dataset.core.config import PipelineConfig, VideoConfig
+from cyclist_dataset.core.detections import Detections
+from cyclist_dataset.core.roi import Roi, load_roi
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.io import video
+from cyclist_dataset.stages.detect import make_detector
+from cyclist_dataset.stages.filter import drop_reasons
+
+KEPT = (0, 200, 0)  # BGR
+DROPPED = (0, 0, 230)
+INCLUDE = (0, 255, 255)
+EXCLUDE = (255, 0, 255)
+
+
+def _rings(area: shapely.Geometry) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Outer rings (included area) and holes (excluded) of the ROI as pixel polylines."""
+    polygons = list(getattr(area, "geoms", [area]))
+    outer = [np.asarray(p.exterior.coords, np.int32) for p in polygons if not p.is_empty]
+    holes = [
+        np.asarray(r.coords, np.int32) for p in polygons if not p.is_empty for r in p.interiors
+    ]
+    return outer, holes
+
+
+def draw_preview(
+    image: np.ndarray, roi: Roi, detections: Detections, reasons: np.ndarray
+) -> np.ndarray:
+    """The frame with the ROI (yellow; holes magenta, area tinted) and each box with its anchor point:
+    green if kept, red with the rule that dropped it."""
+    canvas = image.copy()
+    outer, holes = _rings(roi.area)
+    tint = canvas.copy()
+    cv2.fillPoly(tint, outer, INCLUDE)
+    if holes:
+        cv2.fillPoly(tint, holes, (0, 0, 0))
+    canvas = cv2.addWeighted(tint, 0.15, canvas, 0.85, 0)
+    cv2.polylines(canvas, outer, True, INCLUDE, 2)
+    cv2.polylines(canvas, holes, True, EXCLUDE, 2)
+    for box, score, name, reason, anchor in zip(
+        detections.xyxy, detections.score, detections.class_name, reasons, detections.bottom_center
+    ):
+        colour = KEPT if reason is None else DROPPED
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)
+        cv2.circle(canvas, (int(round(anchor[0])), int(round(anchor[1]))), 4, colour, -1)
+        label = f"{name} {score:.2f}" + ("" if reason is None else f" [{reason}]")
+        cv2.putText(
+            canvas,
+            label,
+            (x1, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            colour,
+            1,
+            cv2.LINE_AA,
+        )
+    return canvas
+
+
+def camera_video(config: PipelineConfig, camera: str, video_id: str | None) -> VideoConfig:
+    """The video to preview: the named one, or the camera's first."""
+    candidates = [v for v in config.videos if v.camera == camera and video_id in (None, v.video_id)]
+    if not candidates:
+        known = [v.video_id for v in config.videos if v.camera == camera]
+        cameras = [c.id for c in config.cameras]
+        raise UserError(
+            f"{config.source}: no video {video_id or ''} of camera {camera!r} "
+            f"(cameras: {cameras}; this camera's videos: {known})"
+        )
+    return candidates[0]
+
+
+def preview_frame(
+    config: PipelineConfig, camera: str, video_id: str | None, frame_index: int
+) -> tuple[np.ndarray, Detections, np.ndarray]:
+    """One real frame of a camera, the pipeline's detector run on it, and the filter's verdict per box."""
+    chosen = camera_video(config, camera, video_id)
+    path = chosen.source_path()
+    info = video.probe(path)
+    if not 0 <= frame_index < info.frame_count:
+        raise UserError(
+            f"--frame {frame_index} is outside {chosen.video_id} (frames 0-{info.frame_count - 1})"
+        )
+    image = next(video.frames(path, info.fps, wanted={frame_index})).image
+    roi = load_roi(config.roi_path(camera)).scaled_to(
+        info.width, info.height, str(config.roi_path(camera))
+    )
+    detector = make_detector(config.detect, config.runtime)
+    found = detector.detect_prepared([detector.prepare(image)])[0]
+    reasons = drop_reasons(found, roi, config.filter)
+    return draw_preview(image, roi, found, reasons), found, reasons
