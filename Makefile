@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Offline machines (CI, development) seed the asset cache from here; elsewhere assets are downloaded.
 SHARED_ASSETS ?= ../shared/assets
 
-.PHONY: install assets demo test bench clean
+.PHONY: install assets demo test test-fast lint bench clean
 
 # torch is installed first and pinned: a bare `torch` requirement would pull the newest CUDA build.
 $(STAMP): pyproject.toml
@@ -28,8 +28,19 @@ assets: install
 demo: assets
 	$(BIN)/cyclist-dataset run pipelines/demo.toml
 
-test: assets
+# Everything CI runs: lint, then every tier (unit, integration, e2e) on the real footage and models.
+test: lint assets
 	$(BIN)/pytest
+
+# The unit tier: synthetic data only, no assets needed (an empty cache is enforced), ~15 s.
+test-fast: install
+	$(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: assets
 	$(BIN)/python benchmarks/run.py

@@ -32,12 +32,13 @@ import numpy as np
 import pyarrow as pa
 
 from cyclist_dataset.core import schemas
-from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, DetectConfig
+from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, YoloxConfig
 from cyclist_dataset.io import assets, video
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages import detect
-from cyclist_dataset.stages.anonymize import Anonymizer, anonymize_video_file, write_crops
+from cyclist_dataset.stages.anonymize import Anonymizer, write_crops
 from cyclist_dataset.stages.anonymize.audit import Auditor
+from cyclist_dataset.tools.anonymize_video import anonymize_video_file
 
 INTEL = "footage/intel/one-by-one-person-detection.mp4"
 RADEBERG = [name for name in assets.REGISTRY if name.startswith("footage/radeberg/")]
@@ -48,15 +49,16 @@ NO_ESCALATION = AuditConfig(escalate=False)
 def persons(
     path: Path, sample_fps: float | None = None, first_s: float | None = None, min_height: int = 40
 ) -> list[dict]:
-    """Person boxes (YOLOX-nano, score >= 0.4, at least ``min_height`` px) with their frame and crop."""
-    detector = detect.make_detector(DetectConfig(backend="yolox_onnx", classes=("person",)))
+    """Person boxes (YOLOX-nano, score >= 0.4, at least ``min_height`` px) with their frame and
+    crop."""
+    detector = detect.make_detector(YoloxConfig(classes=("person",)))
     info = video.probe(path)
     out = []
     for frame in video.frames(path, info.fps, sample_fps=sample_fps):
         if first_s is not None and frame.timestamp_s >= first_s:
             break
         found = detector.detect_prepared([detector.prepare(frame.image)])[0]
-        for box, score in zip(found.xyxy, found.score):
+        for box, score in zip(found.xyxy, found.score, strict=True):
             x1, y1, x2, y2 = (int(round(v)) for v in box)
             x1, y1 = max(0, x1), max(0, y1)
             if score < 0.4 or y2 - y1 < min_height:
@@ -160,7 +162,7 @@ def deface_comparison(path: Path, seconds: float) -> list[tuple[str, float]]:
             segment,
             work / "warmup.mp4",
             AnonymizeConfig(method=method),
-            DetectConfig(backend="yolox_onnx"),
+            YoloxConfig(),
             progress=False,
         ) if method == "face" else None
         start = time.perf_counter()
@@ -168,7 +170,7 @@ def deface_comparison(path: Path, seconds: float) -> list[tuple[str, float]]:
             segment,
             work / f"{method}.mp4",
             AnonymizeConfig(method=method),
-            DetectConfig(backend="yolox_onnx"),
+            YoloxConfig(),
             progress=False,
         )
         results.append(
@@ -182,7 +184,8 @@ def deface_comparison(path: Path, seconds: float) -> list[tuple[str, float]]:
 
 
 def audit_figures(people: list[dict]) -> dict[str, tuple[int, float, float, float]]:
-    """Per state: (crops, share failing the audit, share CenterFace alone finds, share YuNet alone finds)."""
+    """Per state: (crops, share failing the audit, share CenterFace alone finds, share YuNet alone
+    finds)."""
     auditor = Auditor(NO_ESCALATION)
     states = {
         "unblurred": None,
@@ -220,23 +223,27 @@ def main() -> None:
 
     people = persons(intel, first_s=args.seconds)
     print(
-        f"1. Crop stage, {len(people)} person crops from the first {args.seconds:g} s of the intel clip "
-        f"(heights {min(p['crop'].shape[0] for p in people)}-{max(p['crop'].shape[0] for p in people)} px)\n"
+        f"1. Crop stage, {len(people)} person crops from the first {args.seconds:g} s of the "
+        f"intel clip (heights {min(p['crop'].shape[0] for p in people)}-"
+        f"{max(p['crop'].shape[0] for p in people)} px)\n"
     )
     rows = crop_throughput(intel, people)
     median = rows[0][1], rows[0][2]
     print(
-        "| method | crops/s, no audit | crops/s, with audit | time per crop vs median (no audit / audit) |"
+        "| method | crops/s, no audit | crops/s, with audit | "
+        "time per crop vs median (no audit / audit) |"
     )
     print("|---|---|---|---|")
     for method, plain, audited in rows:
         print(
-            f"| {method} | {plain:.0f} | {audited:.1f} | {median[0] / plain:.1f}x / {median[1] / audited:.1f}x |"
+            f"| {method} | {plain:.0f} | {audited:.1f} | "
+            f"{median[0] / plain:.1f}x / {median[1] / audited:.1f}x |"
         )
 
     if not args.skip_deface:
         print(
-            f"\n2. Face blur on whole frames, first {args.seconds:g} s of the intel clip ({round(args.seconds * 10)} "
+            f"\n2. Face blur on whole frames, first {args.seconds:g} s of the intel clip "
+            f"({round(args.seconds * 10)} "
             "frames, 768x432), end to end (decode, detect, blur, encode)\n"
         )
         print("| tool | frames/s |")
@@ -253,14 +260,16 @@ def main() -> None:
         }
         a = AuditConfig()
         print(
-            f"\n3. Crops with a detectable face (CenterFace >= {a.centerface_threshold} or YuNet >= "
+            f"\n3. Crops with a detectable face (CenterFace >= {a.centerface_threshold} or "
+            "YuNet >= "
             f"{a.yunet_threshold}, crops upscaled to {a.upscale_to_px} px), no escalation\n"
         )
         for name, crops in sets.items():
             figures = audit_figures(crops)
             print(
                 f"{name}: {len(crops)} crops, heights "
-                f"{min(p['crop'].shape[0] for p in crops)}-{max(p['crop'].shape[0] for p in crops)} px\n"
+                f"{min(p['crop'].shape[0] for p in crops)}-"
+                f"{max(p['crop'].shape[0] for p in crops)} px\n"
             )
             print("| crops | with a face (audit fails) | CenterFace finds | YuNet finds |")
             print("|---|---|---|---|")

@@ -1,4 +1,5 @@
-"""A plain greedy implementation of the thesis's Algorithm 1, the baseline for benchmarks/tracking.py.
+"""A plain greedy implementation of the thesis's Algorithm 1, the baseline for
+benchmarks/tracking.py.
 
 Schoustra (2020), Appendix, Algorithm 1: for every frame, for every tracked object, for every box:
 IOU with the object's last box, then MATCHBOXES (IOU < MIN_IOU: no match; IOU > MAX_IOU:
@@ -28,15 +29,16 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 
 from cyclist_dataset.core.config import TrackConfig
-from cyclist_dataset.stages.track import (
-    _ACC_STD,
-    _AREA_ACC_STD_REL,
-    _AREA_RATE_STD_REL,
-    _AREA_STD_REL,
-    _ASPECT_STD,
-    _ASPECT_WALK_STD,
-    _POS_STD,
-    _VEL_STD,
+from cyclist_dataset.core.geometry import iou
+from cyclist_dataset.stages.track.kalman import (
+    ACC_STD,
+    AREA_ACC_STD_REL,
+    AREA_RATE_STD_REL,
+    AREA_STD_REL,
+    ASPECT_STD,
+    ASPECT_WALK_STD,
+    POS_STD,
+    VEL_STD,
 )
 
 EPS = 1e-9
@@ -47,15 +49,6 @@ class GreedyTracklet:
     number: int
     rows: np.ndarray  # rows of the dataset (stationary boxes replaced)
     matched: np.ndarray  # every row the object matched
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
 def to_z(box: np.ndarray) -> np.ndarray:
@@ -79,20 +72,20 @@ class TrackedObject:
         self.last_box = box
         self.kf = KalmanFilter(dim_x=7, dim_z=4)
         self.kf.H = np.eye(4, 7)
-        meas = [_POS_STD**2, _POS_STD**2, (_AREA_STD_REL * self.s0) ** 2, _ASPECT_STD**2]
+        meas = [POS_STD**2, POS_STD**2, (AREA_STD_REL * self.s0) ** 2, ASPECT_STD**2]
         self.kf.R = np.diag(meas)
-        self.kf.P = np.diag(meas + [_VEL_STD**2, _VEL_STD**2, (_AREA_RATE_STD_REL * self.s0) ** 2])
+        self.kf.P = np.diag(meas + [VEL_STD**2, VEL_STD**2, (AREA_RATE_STD_REL * self.s0) ** 2])
         self.kf.x[:4, 0] = z
 
     def _fq(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
         F = np.eye(7)
         F[0, 4] = F[1, 5] = F[2, 6] = dt
         Q = np.zeros((7, 7))
-        for i, q in enumerate([_ACC_STD**2, _ACC_STD**2, (_AREA_ACC_STD_REL * self.s0) ** 2]):
+        for i, q in enumerate([ACC_STD**2, ACC_STD**2, (AREA_ACC_STD_REL * self.s0) ** 2]):
             Q[i, i] = q * dt**3 / 3
             Q[i, i + 4] = Q[i + 4, i] = q * dt**2 / 2
             Q[i + 4, i + 4] = q * dt
-        Q[3, 3] = _ASPECT_WALK_STD**2 * dt
+        Q[3, 3] = ASPECT_WALK_STD**2 * dt
         return F, Q
 
     def _predict(self, kf: KalmanFilter, dt: float) -> None:

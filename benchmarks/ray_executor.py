@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/ray_executor.py [--repeat 2]
 
-The detect stage (with ingest) over 8 videos (the two 200-frame Radeberg clips, four times each under
-different ids): (1) Ray with 1 worker vs 2 workers (1 CPU each): the speed-up; (2) the local executor
-vs Ray with 2 workers for the same work: Ray's overhead. The Ray instance is started before timing
-(a cluster is already running in real use); actor start-up and model loading are timed.
+The detect stage (with ingest) over 8 videos (the two 200-frame Radeberg clips, four times each
+under different ids): (1) Ray with 1 worker vs 2 workers (1 CPU each): the speed-up; (2) the local
+executor vs Ray with 2 workers for the same work: Ray's overhead. The Ray instance is started before
+timing (a cluster is already running in real use); actor start-up and model loading are timed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import ray
 
 from cyclist_dataset.core.config import VideoConfig, load_pipeline
 from cyclist_dataset.pipeline.executors import LocalExecutor, RayExecutor
-from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.pipeline.run import run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = [
@@ -69,15 +69,18 @@ def main() -> None:
     median = {k: statistics.median(v) for k, v in times.items()}
     frames = 8 * 200
     print(
-        f"detect stage, 8 videos ({frames} frames, 800x600, YOLOX-nano on CPU), median of {args.repeat} runs"
+        f"detect stage, 8 videos ({frames} frames, 800x600, YOLOX-nano on CPU), "
+        f"median of {args.repeat} runs"
     )
     for name, seconds in median.items():
         print(f"  {name:<14} {seconds:6.1f} s   {frames / seconds:6.1f} frames/s")
     print(
-        f"  speed-up 2 vs 1 Ray workers: {median['ray_1_worker'] / median['ray_2_workers']:.2f}x  (target >= 1.6x)"
+        "  speed-up 2 vs 1 Ray workers: "
+        f"{median['ray_1_worker'] / median['ray_2_workers']:.2f}x  (target >= 1.6x)"
     )
     print(
-        f"  Ray (2 workers) over local:  {median['ray_2_workers'] / median['local'] - 1:+.0%}  (target <= +15%)"
+        "  Ray (2 workers) over local:  "
+        f"{median['ray_2_workers'] / median['local'] - 1:+.0%}  (target <= +15%)"
     )
 
 

@@ -21,12 +21,15 @@ import time
 
 import numpy as np
 
-from cyclist_dataset.core.config import DetectConfig
+from cyclist_dataset.core.config import RuntimeConfig, YoloxConfig
 from cyclist_dataset.io import assets, video
 from cyclist_dataset.stages.detect import detect_frames, make_detector
 
 MODEL = "models/yolox_nano.onnx"
 CLIPS = [name for name in assets.REGISTRY if name.startswith("footage/radeberg/")]
+
+
+RUNTIME = RuntimeConfig()  # the defaults a pipeline gets
 
 
 def _frames():
@@ -61,9 +64,9 @@ def inference_only_ours(detector, blobs: list[np.ndarray], batch_size: int) -> f
     return len(blobs) / (time.perf_counter() - start)
 
 
-def end_to_end(detector, config: DetectConfig, frame_count: int) -> float:
+def end_to_end(detector, config: YoloxConfig, frame_count: int) -> float:
     start = time.perf_counter()
-    detect_frames(_frames(), detector, "bench", config)
+    detect_frames(_frames(), detector, "bench", config, RUNTIME)
     return frame_count / (time.perf_counter() - start)
 
 
@@ -90,8 +93,8 @@ def main() -> None:
         "--skip-faster-rcnn", action="store_true", help="only the YOLOX measurements"
     )
     args = parser.parse_args()
-    config = DetectConfig(backend="yolox_onnx", model=MODEL)
-    detector = make_detector(config)
+    config = YoloxConfig(model=MODEL)
+    detector = make_detector(config, RUNTIME)
     blobs = [detector.preprocess(frame.image)[0] for frame in _frames()]
     results: dict[str, list[float]] = {
         "a_decode": [],
@@ -102,27 +105,30 @@ def main() -> None:
     for _ in range(args.repeat):  # interleaved, so drift in machine load hits all of them alike
         results["a_decode"].append(decode_only())
         results["b_inference_default"].append(inference_only_default_session(blobs))
-        results["b_inference_ours"].append(inference_only_ours(detector, blobs, config.batch_size))
+        results["b_inference_ours"].append(inference_only_ours(detector, blobs, RUNTIME.batch_size))
         results["c_detect_stage"].append(end_to_end(detector, config, len(blobs)))
     medians = {k: statistics.median(v) for k, v in results.items()}
     print(
-        f"YOLOX-nano (onnxruntime CPU, {len(detector.sessions)} session(s)), {len(blobs)} frames of "
-        f"{len(CLIPS)} Radeberg clips, batch {config.batch_size}, median of {args.repeat} runs"
+        f"YOLOX-nano (onnxruntime CPU, {len(detector.sessions)} session(s)), "
+        f"{len(blobs)} frames of "
+        f"{len(CLIPS)} Radeberg clips, batch {RUNTIME.batch_size}, median of {args.repeat} runs"
     )
     for name, value in medians.items():
         print(f"  {name:<20} {value:8.1f} frames/s")
     c = medians["c_detect_stage"]
     for b in ("b_inference_default", "b_inference_ours"):
         print(
-            f"  ratio c / min(a, {b}): {c / min(medians['a_decode'], medians[b]):.2f}   (target >= 0.85)"
+            f"  ratio c / min(a, {b}): "
+            f"{c / min(medians['a_decode'], medians[b]):.2f}   (target >= 0.85)"
         )
     if args.skip_faster_rcnn:
         return
-    frames = [frame.image for _, frame in zip(range(4), _frames())]
+    frames = [frame.image for _, frame in zip(range(4), _frames(), strict=False)]
     for architecture in ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn"):
         rates = {b: faster_rcnn(architecture, frames, b) for b in (1, 2, 4)}
         print(
-            f"Faster R-CNN {architecture} (CPU, 800x600 frames at the default input size, 4 frames): "
+            f"Faster R-CNN {architecture} "
+            "(CPU, 800x600 frames at the default input size, 4 frames): "
             + ", ".join(f"batch {b}: {r:.2f} frames/s" for b, r in rates.items())
         )
 

@@ -1,7 +1,8 @@
-"""The tracker, measured side by side in one run: ours (cyclist_dataset.stages.track) against a plain greedy
-implementation of the thesis's Algorithm 1 (benchmarks/greedy_algorithm1.py).
+"""The tracker, measured side by side in one run: ours (cyclist_dataset.stages.track) against a
+plain greedy implementation of the thesis's Algorithm 1 (benchmarks/greedy_algorithm1.py).
 
-    .venv/bin/python benchmarks/tracking.py [--workspace DEMO_WORKSPACE] [--repeat 3] [--skip-defaults]
+    .venv/bin/python benchmarks/tracking.py [--workspace DEMO_WORKSPACE] [--repeat 3] \\
+        [--skip-defaults]
 
 (a) Throughput on one core (the process is pinned to one CPU, BLAS threads off), excluding I/O:
     detections/s and frames/s over (1) the real Radeberg detections the track stage gets (the kept
@@ -45,12 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from greedy_algorithm1 import track_greedy  # noqa: E402
 
 from cyclist_dataset.core.config import PipelineConfig, TrackConfig, load_pipeline  # noqa: E402
+from cyclist_dataset.core.geometry import iou_matrix  # noqa: E402
 from cyclist_dataset.core.roi import Roi, load_roi  # noqa: E402
 from cyclist_dataset.io.mot import read_mot, tracks_frame  # noqa: E402
-from cyclist_dataset.pipeline.unit import run_pipeline  # noqa: E402
+from cyclist_dataset.pipeline.run import run_pipeline  # noqa: E402
 from cyclist_dataset.stages.track import (  # noqa: E402
     interpolate_gaps,
-    iou_matrix,
     low_score_candidates,
     track,
     track_video,
@@ -192,14 +193,14 @@ def best_time(fn: Callable[[], object], repeat: int) -> float:
 
 
 def throughput(streams: list[Stream], repeat: int) -> None:
-    print("\n(a) throughput, one core, excluding I/O (best of %d)" % repeat)
+    print(f"\n(a) throughput, one core, excluding I/O (best of {repeat})")
     print(
         f"{'stream':<38} {'detections':>10} {'frames':>7} | {'ours det/s':>11} {'frames/s':>9} | "
         f"{'greedy det/s':>12} {'frames/s':>9} | {'ours/greedy':>11}"
     )
     for s in streams:
-        ours = best_time(lambda: track(s.ts, s.xyxy), repeat)
-        greedy = best_time(lambda: track_greedy(s.ts, s.xyxy), repeat)
+        ours = best_time(lambda s=s: track(s.ts, s.xyxy), repeat)
+        greedy = best_time(lambda s=s: track_greedy(s.ts, s.xyxy), repeat)
         n = len(s.ts)
         print(
             f"{s.name:<38} {n:>10} {s.frames:>7} | {n / ours:>11,.0f} {s.frames / ours:>9,.0f} | "
@@ -274,7 +275,7 @@ def perturb(gt: pd.DataFrame, seed: int) -> pd.DataFrame:
     for _, index in rows.groupby("id").groups.items():
         ordered = rows.loc[index].sort_values("frame")
         until = -1
-        for i, f in zip(ordered.index, ordered["frame"]):
+        for i, f in zip(ordered.index, ordered["frame"], strict=True):
             if f <= until:
                 keep[rows.index.get_loc(i)] = False
             elif rng.random() < 0.03:
@@ -397,7 +398,8 @@ def quality(synthetic: Stream) -> None:
         "ours + low-score pass 0.1": (ours(TrackConfig(low_score_min=0.1)), 0.1),
     }
     print(
-        "\n(b) quality against ground truth (TrackEval): ours vs greedy Algorithm 1, same thresholds (Table II)"
+        "\n(b) quality against ground truth (TrackEval): ours vs greedy Algorithm 1, "
+        "same thresholds (Table II)"
     )
     results = []
     for case in quality_cases(synthetic):
@@ -426,7 +428,7 @@ def quality(synthetic: Stream) -> None:
         per_sequence = table[table["source"] != "gt + seeded noise"].set_index(
             ["sequence", "tracker"]
         )
-        print("\nper sequence (seeded noise: summed above over seeds %s)" % list(SEEDS))
+        print(f"\nper sequence (seeded noise: summed above over seeds {list(SEEDS)})")
         print(per_sequence.drop(columns="source").to_string())
     base = summary.xs("greedy Alg. 1", level="tracker")
     mine = summary.xs("ours (defaults)", level="tracker")
@@ -471,11 +473,12 @@ def defaults_measurements(demo: PipelineConfig, la: tuple[PipelineConfig, Path] 
     base = demo.track
     riders = [v for v, t in tables.items() if track_table(t, base, roi, demo.filter).shape[0]]
     print(
-        "\n(c) the measurements behind TrackConfig's defaults (Radeberg clips; tracklet sizes in rows, "
-        "interpolated ones included; other settings at their defaults)"
+        "\n(c) the measurements behind TrackConfig's defaults (Radeberg clips; tracklet sizes in "
+        "rows, interpolated ones included; other settings at their defaults)"
     )
     print(
-        "\nlow_score_min (boxes dropped by the filter only for their score, >= this, extend unmatched tracks):"
+        "\nlow_score_min (boxes dropped by the filter only for their score, >= this, "
+        "extend unmatched tracks):"
     )
     for value in (None, 0.25, 0.3, 0.35):
         config = base.model_copy(update={"low_score_min": value})
@@ -502,8 +505,8 @@ def defaults_measurements(demo: PipelineConfig, la: tuple[PipelineConfig, Path] 
             )
 
     print(
-        "\nmax_gap_s: hold out k consecutive detected boxes of each real tracklet, interpolate them from the "
-        "boxes around the gap, IOU with the held-out detector box:"
+        "\nmax_gap_s: hold out k consecutive detected boxes of each real tracklet, interpolate "
+        "them from the boxes around the gap, IOU with the held-out detector box:"
     )
     detected_only = base.model_copy(update={"max_gap_s": 0.0})
     paths = [
@@ -520,11 +523,16 @@ def defaults_measurements(demo: PipelineConfig, la: tuple[PipelineConfig, Path] 
             for i in range(1, len(rows) - k):
                 w = ((t[i : i + k] - t[i - 1]) / (t[i + k] - t[i - 1]))[:, None]
                 guess = (1 - w) * b[i - 1] + w * b[i + k]
-                ious += [iou_matrix(g[None], h[None])[0, 0] for g, h in zip(guess, b[i : i + k])]
+                ious += [
+                    iou_matrix(g[None], h[None])[0, 0]
+                    for g, h in zip(guess, b[i : i + k], strict=True)
+                ]
         ious = np.array(ious)
         print(
-            f"  gap of {k} frame(s), {(k + 1) / 20:.2f} s between boxes: median IOU {np.median(ious):.3f}, "
-            f"10th percentile {np.percentile(ious, 10):.3f}, >= 0.7 in {np.mean(ious >= 0.7):.0%} (n={len(ious)})"
+            f"  gap of {k} frame(s), {(k + 1) / 20:.2f} s between boxes: "
+            f"median IOU {np.median(ious):.3f}, "
+            f"10th percentile {np.percentile(ious, 10):.3f}, "
+            f">= 0.7 in {np.mean(ious >= 0.7):.0%} (n={len(ious)})"
         )
     for value in (0.1, 0.3, 0.5):
         config = base.model_copy(update={"max_gap_s": value})
@@ -546,7 +554,8 @@ def defaults_measurements(demo: PipelineConfig, la: tuple[PipelineConfig, Path] 
         print(line)
 
     print(
-        "\ngate_on_prediction, at 20 fps and at 10 fps (every 2nd frame's detections): tracklet sizes"
+        "\ngate_on_prediction, at 20 fps and at 10 fps (every 2nd frame's detections): "
+        "tracklet sizes"
     )
     for value in (False, True):
         config = base.model_copy(update={"gate_on_prediction": value})

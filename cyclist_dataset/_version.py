@@ -1,4 +1,5 @@
-"""The package version, read from its installed metadata: ``pyproject.toml`` is the one place it is written."""
+"""The package version, read from its installed metadata: ``pyproject.toml`` is the one place it is
+written."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -1,7 +1,8 @@
 """Check that a change left the pipeline's results alone: run pipelines with the code of a git
 revision and with the working tree, then compare every manifest row and every crop's bytes.
 
-    .venv/bin/python scripts/compare_with_revision.py HEAD~1 pipelines/demo.toml pipelines/multicam_lab.toml
+    .venv/bin/python scripts/compare_with_revision.py HEAD~1 pipelines/demo.toml \\
+        pipelines/multicam_lab.toml
 
 The revision is checked out into a temporary git worktree and run with this environment's
 packages (``PYTHONPATH`` puts its code first). Fingerprints and parameters in the Parquet

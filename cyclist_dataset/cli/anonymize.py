@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +12,7 @@ from cyclist_dataset.cli.app import app
 from cyclist_dataset.errors import UserError
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     median = "median"
     gaussian = "gaussian"
     average = "average"
@@ -33,22 +33,25 @@ def anonymize_video(
     method: Annotated[
         Method | None,
         typer.Option(
-            help="median | gaussian | average: blur each whole person; face: blur faces and, where none is "
-            "found, the head region. Default: the pipeline's anonymize.method, else median."
+            help="median | gaussian | average: blur each whole person; face: blur faces and, "
+            "where none is found, the head region. Default: the pipeline's anonymize.method, "
+            "else median."
         ),
     ] = None,
     pipeline: Annotated[
         Path | None,
         typer.Option(
             help="Take the detect, track and anonymize sections from this pipeline file. Default: "
-            "YOLOX-nano on every frame, the thesis's blur (5 px at 128 px, scaled with each person)."
+            "YOLOX-nano on every frame, the thesis's blur (5 px at 128 px, scaled with each "
+            "person)."
         ),
     ] = None,
     sample_fps: Annotated[
         float | None,
         typer.Option(
-            help="Run the person detector on this many frames per second only; the tracker carries each "
-            "person's box through the frames in between. Default: the pipeline's, else every frame."
+            help="Run the person detector on this many frames per second only; the tracker "
+            "carries each person's box through the frames in between. Default: the pipeline's, "
+            "else every frame."
         ),
     ] = None,
     margin: Annotated[
@@ -60,8 +63,8 @@ def anonymize_video(
     audit: Annotated[
         bool,
         typer.Option(
-            help="Afterwards, run the privacy audit's face detectors over sampled frames of the output; "
-            "exit with status 1 if one still shows a face."
+            help="Afterwards, run the privacy audit's face detectors over sampled frames of the "
+            "output; exit with status 1 if one still shows a face."
         ),
     ] = True,
     audit_fps: Annotated[float, typer.Option(help="Frames per second the audit checks.")] = 1.0,
@@ -137,7 +140,8 @@ def audit_privacy(
     output: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write privacy_audit.parquet and worst_offenders.png; default WORKSPACE/audit."
+            help="Where to write privacy_audit.parquet and worst_offenders.png; "
+            "default WORKSPACE/audit."
         ),
     ] = None,
     pipeline: Annotated[
@@ -158,7 +162,8 @@ def audit_privacy(
     every_file: Annotated[
         bool,
         typer.Option(
-            help="Scan every file in the workspace (any name, temporary files included), not only crops/."
+            help="Scan every file in the workspace (any name, temporary files included), "
+            "not only crops/."
         ),
     ] = False,
 ) -> None:
@@ -199,7 +204,8 @@ def audit_privacy(
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     total, failed = int(report.crops["readable"].sum()), int((~report.crops["audit_passed"]).sum())
     typer.echo(
-        f"\n{total} image(s) audited, {failed} with a detectable face ({failed / max(total, 1):.1%}); "
+        f"\n{total} image(s) audited, {failed} with a detectable face "
+        f"({failed / max(total, 1):.1%}); "
         f"{int((~report.crops['readable']).sum())} file(s) hold no decodable image"
     )
     typer.echo(f"report: {report.report_path}")

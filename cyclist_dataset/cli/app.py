@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from cyclist_dataset.errors import UserError
+
+# Arguments several command groups share.
+WorkspaceArg = Annotated[
+    Path, typer.Argument(metavar="WORKSPACE", help="The pipeline's workspace folder.")
+]
 
 app = typer.Typer(
     help="Turn fixed-camera city footage into an anonymized cyclist re-identification dataset.\n\n"

@@ -7,15 +7,11 @@ from typing import Annotated
 
 import typer
 
-from cyclist_dataset.cli.app import app
-
-WorkspaceArg = Annotated[
-    Path, typer.Argument(metavar="WORKSPACE", help="The pipeline's workspace folder.")
-]
+from cyclist_dataset.cli.app import WorkspaceArg, app
 
 labels_app = typer.Typer(
-    help="Cross-camera labels for the validation tracklets: export a package for the annotators, import "
-    "their file as a new immutable label version, list the versions.",
+    help="Cross-camera labels for the validation tracklets: export a package for the annotators, "
+    "import their file as a new immutable label version, list the versions.",
     no_args_is_help=True,
 )
 app.add_typer(labels_app, name="labels")
@@ -46,7 +42,8 @@ def labels_export(
     summary = export_package(workspace, location, out, candidates=candidates, max_gap_s=max_gap_s)
     typer.echo(
         f"{summary.out}: {summary.tracklets} tracklets from {summary.cameras} camera(s).\n"
-        f"Open {summary.out / 'index.html'}, fill the `identity` column of {summary.out / 'labels.csv'}, "
+        f"Open {summary.out / 'index.html'}, fill the `identity` column of "
+        f"{summary.out / 'labels.csv'}, "
         "then run\n"
         f"  cyclist-dataset labels import {workspace} {summary.out / 'labels.csv'}"
     )
@@ -68,21 +65,23 @@ def labels_import(
     overlapping_views: Annotated[
         bool,
         typer.Option(
-            help="The location's cameras watch the same place, so one person may be at two cameras at once."
+            help="The location's cameras watch the same place, so one person may be at two "
+            "cameras at once."
         ),
     ] = False,
 ) -> None:
     """Check a filled label file against the workspace and keep it as a new label version
     (WORKSPACE/labels/vNNNN). Any problem (unknown or duplicate tracklet, two identities for one
-    tracklet, one identity at two cameras at once or at two locations, a malformed value) rejects the
-    whole file, with the line of each problem; earlier versions are never changed."""
+    tracklet, one identity at two cameras at once or at two locations, a malformed value) rejects
+    the whole file, with the line of each problem; earlier versions are never changed."""
     from cyclist_dataset.dataset.labels import import_labels
 
     version = import_labels(workspace, file, by=by, overlapping_views=overlapping_views)
     meta = version.meta
     typer.echo(
         f"label version {version.name}: {meta['labelled_tracklets']} labelled tracklets, "
-        f"{meta['identities']} identities, {meta['unlabelled_validation_tracklets']} validation tracklets "
+        f"{meta['identities']} identities, "
+        f"{meta['unlabelled_validation_tracklets']} validation tracklets "
         f"unlabelled (they stay as distractors) -> {version.path}"
     )
 
@@ -95,7 +94,8 @@ def labels_list(workspace: WorkspaceArg) -> None:
     versions = list_versions(workspace)
     if not versions:
         typer.echo(
-            f"{workspace}: no label versions yet (cyclist-dataset labels export, then labels import)"
+            f"{workspace}: no label versions yet "
+            "(cyclist-dataset labels export, then labels import)"
         )
     for version in versions:
         meta = version.meta

@@ -7,15 +7,11 @@ from typing import Annotated, Literal
 
 import typer
 
-from cyclist_dataset.cli.app import app
-
-WorkspaceArg = Annotated[
-    Path, typer.Argument(metavar="WORKSPACE", help="The pipeline's workspace folder.")
-]
+from cyclist_dataset.cli.app import WorkspaceArg, app
 
 release_app = typer.Typer(
-    help="Immutable, versioned dataset releases: create one from a workspace and a label version, verify "
-    "its checksums, list them.",
+    help="Immutable, versioned dataset releases: create one from a workspace and a label version, "
+    "verify its checksums, list them.",
     no_args_is_help=True,
 )
 app.add_typer(release_app, name="release")
@@ -30,7 +26,8 @@ def release_create(
     labels: Annotated[
         str | None,
         typer.Option(
-            help="Label version to use, e.g. v0002 (default: the latest; none: a test split of distractors only)."
+            help="Label version to use, e.g. v0002 (default: the latest; none: a test split of "
+            "distractors only)."
         ),
     ] = None,
     by: Annotated[
@@ -52,7 +49,8 @@ def release_create(
 def release_verify(
     release: Annotated[Path, typer.Argument(metavar="RELEASE_DIR", help="A release folder.")],
 ) -> None:
-    """Re-hash every file of a release against its SHA256SUMS; exit with status 1 on any difference."""
+    """Re-hash every file of a release against its SHA256SUMS; exit with status 1 on any
+    difference."""
     from cyclist_dataset.dataset.release import verify_release
 
     checked, problems = verify_release(release)
@@ -78,7 +76,8 @@ def release_list(workspace: WorkspaceArg) -> None:
         typer.echo(
             f"{release['name']:<16} {release['created_at']}  labels {labels:<9} "
             f"train {counts['train']['images']} images / {counts['train']['pids']} ids, "
-            f"test {counts['test']['images']} images / {counts['test']['pids']} ids  {release['path']}"
+            f"test {counts['test']['images']} images / {counts['test']['pids']} ids  "
+            f"{release['path']}"
         )
 
 
@@ -98,8 +97,9 @@ def pull(
     format: Annotated[
         Literal["parquet", "market1501", "msmt"],
         typer.Option(
-            help="parquet (manifest + images), market1501 (Market-1501 folders and names; at most 6 cameras and "
-            "1501 identities, as torchreid asserts) or msmt (MSMT17 list files: any number of cameras)."
+            help="parquet (manifest + images), market1501 (Market-1501 folders and names; at most "
+            "6 cameras and 1501 identities, as torchreid asserts) or msmt (MSMT17 list files: any "
+            "number of cameras)."
         ),
     ] = "parquet",
 ) -> None:
@@ -109,5 +109,6 @@ def pull(
 
     summary = pull_split(release, split, to, format)
     typer.echo(
-        f"{summary.to}: {summary.images} images of {split} as {format}: {', '.join(summary.written)}"
+        f"{summary.to}: {summary.images} images of {split} as {format}: "
+        f"{', '.join(summary.written)}"
     )

@@ -72,7 +72,8 @@ def roi_check(
             continue
         share = roi.area.area / (roi.image_width * roi.image_height)
         typer.echo(
-            f"ok   {camera.id}: {path} ({roi.image_width}x{roi.image_height}, {share:.0%} of the frame)"
+            f"ok   {camera.id}: {path} ({roi.image_width}x{roi.image_height}, "
+            f"{share:.0%} of the frame)"
         )
         for video in (v for v in config.videos if v.camera == camera.id):
             try:

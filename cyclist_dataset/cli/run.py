@@ -19,13 +19,15 @@ def run(
     workspace: Annotated[
         Path | None,
         typer.Option(
-            help="Output folder; default: the pipeline's `workspace` key (relative to the pipeline file)."
+            help="Output folder; default: the pipeline's `workspace` key (relative to the "
+            "pipeline file)."
         ),
     ] = None,
     stages: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated stages to run (default: all): ingest,detect,filter,track,anonymize,split. "
+            help="Comma-separated stages to run (default: all): "
+            "ingest,detect,filter,track,anonymize,split. "
             "Each needs its upstream stages' results in the workspace."
         ),
     ] = None,
@@ -35,21 +37,22 @@ def run(
     executor: Annotated[
         str,
         typer.Option(
-            help="Where videos run: local (this machine) or ray (a Ray cluster; pip install 'cyclist-dataset[ray]')."
+            help="Where videos run: local (this machine) or ray (a Ray cluster; "
+            "pip install 'cyclist-dataset[ray]')."
         ),
     ] = "local",
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Videos processed at once. local: processes (default 1: the detector already uses every "
-            "core); ray: actors (default: the cluster's CPUs / --cpus-per-worker)."
+            help="Videos processed at once. local: processes (default 1: the detector already uses "
+            "every core); ray: actors (default: the cluster's CPUs / --cpus-per-worker)."
         ),
     ] = None,
     address: Annotated[
         str | None,
         typer.Option(
-            help="Ray cluster address (e.g. ray://head:10001 or auto); default: connect to a running local "
-            "cluster, or start one on this machine."
+            help="Ray cluster address (e.g. ray://head:10001 or auto); default: connect to a "
+            "running local cluster, or start one on this machine."
         ),
     ] = None,
     cpus_per_worker: Annotated[

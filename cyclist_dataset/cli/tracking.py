@@ -43,8 +43,8 @@ def track_mot(
     score_min: Annotated[
         float | None,
         typer.Option(
-            help="Track boxes with conf >= this; lower ones only join the low-score pass (--low-score-min). "
-            "Default: every box, whatever its conf."
+            help="Track boxes with conf >= this; lower ones only join the low-score pass "
+            "(--low-score-min). Default: every box, whatever its conf."
         ),
     ] = None,
     low_score_min: Annotated[
@@ -52,8 +52,8 @@ def track_mot(
         typer.Option(
             help=_help(
                 "low_score_min",
-                "Second pass: boxes from this conf up to --score-min extend unmatched tracks, never "
-                "start one.",
+                "Second pass: boxes from this conf up to --score-min extend unmatched tracks, "
+                "never start one.",
             )
         ),
     ] = None,
@@ -62,8 +62,8 @@ def track_mot(
         typer.Option(
             help=_help(
                 "max_gap_s",
-                "Fill gaps of up to this many seconds in a track by linear interpolation (conf -1). "
-                "0: off.",
+                "Fill gaps of up to this many seconds in a track by linear interpolation "
+                "(conf -1). 0: off.",
             )
         ),
     ] = None,
@@ -72,7 +72,8 @@ def track_mot(
         typer.Option(
             help=_help(
                 "min_boxes",
-                "Drop tracks with fewer boxes (boxes that barely moved, IOU > --iou-max, count once).",
+                "Drop tracks with fewer boxes (boxes that barely moved, IOU > --iou-max, "
+                "count once).",
             )
         ),
     ] = None,
@@ -161,7 +162,8 @@ def eval_tracks(
         Path, typer.Option(help="Tracks to score (MOTChallenge text, e.g. from track-mot).")
     ],
 ) -> None:
-    """Score tracks against ground truth with TrackEval: HOTA, IDF1, MOTA, ID switches, fragmentations.
+    """Score tracks against ground truth with TrackEval: HOTA, IDF1, MOTA, ID switches,
+    fragmentations.
 
     MOT17 rules when the gt's 8th column holds MOT16/17/20 class ids, else MOT15 rules.
     """

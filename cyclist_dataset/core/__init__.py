@@ -1,1 +1,2 @@
-"""The domain: the one Detections type, box geometry, regions of interest, table schemas and the pipeline config."""
+"""The domain: the one Detections type, box geometry, regions of interest, table schemas and the
+pipeline config."""

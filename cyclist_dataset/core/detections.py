@@ -93,5 +93,6 @@ class Detections:
 
     @property
     def bottom_center(self) -> np.ndarray:
-        """(N, 2) anchor points: the middle of each box's bottom edge (where the wheels touch the road)."""
+        """(N, 2) anchor points: the middle of each box's bottom edge (where the wheels touch the
+        road)."""
         return bottom_center(self.xyxy)

@@ -49,7 +49,8 @@ def union_box(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def clip_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """Integer pixel bounds of a box inside the frame (outward rounding: nothing of the person is cut off)."""
+    """Integer pixel bounds of a box inside the frame (outward rounding: nothing of the person is
+    cut off)."""
     x1, y1, x2, y2 = box[:4]
     return (
         max(0, int(math.floor(x1))),
@@ -67,7 +68,8 @@ def grow_box(box: np.ndarray, scale: float) -> np.ndarray:
 
 
 def bottom_center(boxes: np.ndarray) -> np.ndarray:
-    """(N, 2) anchor points: the middle of each box's bottom edge (where the wheels touch the road)."""
+    """(N, 2) anchor points: the middle of each box's bottom edge (where the wheels touch the
+    road)."""
     return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
 
 

@@ -39,13 +39,15 @@ class Roi:
         return shapely.intersects_xy(self.area, points[:, 0], points[:, 1])
 
     def scaled_to(self, width: int, height: int, source: str = "ROI") -> Roi:
-        """The same region on a frame of another size (a camera re-configured to a new resolution)."""
+        """The same region on a frame of another size (a camera re-configured to a new
+        resolution)."""
         if (width, height) == (self.image_width, self.image_height):
             return self
         sx, sy = width / self.image_width, height / self.image_height
         if abs(sx - sy) > 0.01 * max(sx, sy):
             warnings.warn(
-                f"{source}: drawn on {self.image_width}x{self.image_height}, video is {width}x{height}; "
+                f"{source}: drawn on {self.image_width}x{self.image_height}, "
+                f"video is {width}x{height}; "
                 "aspect ratios differ, the polygon is stretched",
                 stacklevel=2,
             )
@@ -89,12 +91,14 @@ def _polygons(raw: object, key: str, path: Path, width: int, height: int) -> lis
 
 
 def load_roi(path: Path) -> Roi:
-    """Read and validate an ROI file; every problem is a RoiError naming the file and the polygon."""
+    """Read and validate an ROI file; every problem is a RoiError naming the file and the
+    polygon."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RoiError(
-            f"ROI file not found: {path} (draw the road area of that camera as described in roi_definitions/README.md)"
+            f"ROI file not found: {path} (draw the road area of that camera as described in "
+            "roi_definitions/README.md)"
         ) from None
     except json.JSONDecodeError as exc:
         raise RoiError(f"{path}: not valid JSON: {exc}") from None

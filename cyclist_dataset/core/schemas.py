@@ -137,8 +137,9 @@ _CROP_COLUMNS = [
     ),  # the tracklet's box was filled in by the tracker, not detected
     *_BOX,  # the region cut out: the rider's box, or its union with the bicycle's (anonymize.crop)
     pa.field("model", pa.string(), nullable=False),
-    # JSON: method, window, crop mode, format; for `face`, the detectors (file and SHA-256) and their
-    # parameters; the audit's detectors and thresholds, and how often the audit had to blur again
+    # JSON: method, window, crop mode, format; for `face`, the detectors (file and SHA-256) and
+    # their parameters; the audit's detectors and thresholds, and how often the audit had to blur
+    # again
     pa.field("anonymization", pa.string(), nullable=False),
     pa.field(
         "faces_found", pa.int32()
@@ -207,7 +208,8 @@ RELEASE_SPLIT = pa.schema(
         pa.field("image", pa.string(), nullable=False),  # relative to the release folder
         pa.field("split", pa.string(), nullable=False),  # train | test | query | gallery
         # train: 0..N-1, one per tracklet (per-camera identities, as in the thesis);
-        # test, query, gallery: 1..M, one per labelled cross-camera identity; 0 = unlabelled distractor
+        # test, query, gallery: 1..M, one per labelled cross-camera identity; 0 = unlabelled
+        # distractor
         pa.field("pid", pa.int64(), nullable=False),
         pa.field(
             "camid", pa.int32(), nullable=False

@@ -45,11 +45,11 @@ def write_figures(folder: Path, splits: dict[str, pd.DataFrame]) -> dict[str, st
         values = [s.to_numpy() for s in series.values()]
         top = max([int(v.max()) for v in values if len(v)] or [1])
         bins = (
-            np.histogram_bin_edges(np.arange(1, top + 2), bins=min(30, top))
+            np.histogram_bin_edges(np.arange(1, top + 2), bins=min(30, top)).tolist()
             if top > 1
             else [0.5, 1.5]
         )
-        for label, data in zip(series, values):
+        for label, data in zip(series, values, strict=True):
             axes.hist(data, bins=bins, alpha=0.6, label=f"{label} (n={len(data)})")
         axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -108,8 +108,9 @@ def test_table(
     """Thesis Table IV (per location: identities, images), with distractors, query and gallery."""
     rows = []
     for location in [*sorted(test["location"].unique()), None]:
-        pick = (lambda f: f) if location is None else (lambda f: f[f["location"] == location])
-        t, q, g = pick(test), pick(query), pick(gallery)
+        t, q, g = (
+            f if location is None else f[f["location"] == location] for f in (test, query, gallery)
+        )
         labelled = t[t["pid"] > 0]
         rows.append(
             [
@@ -137,46 +138,59 @@ def dataset_card(
     split_params = (meta["pipeline"].get("split") or [{}])[0].get("split", {})
     if stats.get("videos_recorded"):
         cost = (
-            f"The guard band ({split_params.get('guard_s', '?')} s around every train/validation boundary) "
-            f"dropped {stats['guard_band_tracklets']} tracklet(s), {stats['guard_band_crops']} of "
-            f"{stats['crops_in']} crops; the privacy audit refused {stats['audit_refused_crops']} crop(s)."
+            f"The guard band ({split_params.get('guard_s', '?')} s around every train/validation "
+            f"boundary) dropped {stats['guard_band_tracklets']} tracklet(s), "
+            f"{stats['guard_band_crops']} of {stats['crops_in']} crops; the privacy audit refused "
+            f"{stats['audit_refused_crops']} crop(s)."
         )
         if stats["videos_recorded"] < stats["videos"]:
-            cost += f" (Recorded for {stats['videos_recorded']} of {stats['videos']} videos; rerun the split stage.)"
+            cost += (
+                f" (Recorded for {stats['videos_recorded']} of {stats['videos']} videos; "
+                "rerun the split stage.)"
+            )
     else:
-        cost = "The split stage of this workspace did not record what the guard band and the privacy audit cost."
+        cost = (
+            "The split stage of this workspace did not record what the guard band and the privacy "
+            "audit cost."
+        )
     label_text = (
         "No label version: the test split has no identities, only distractors (pid 0)."
         if labels is None
         else f"Label version **{labels['version']}**, imported {labels['created_at']} by "
         f"{labels['created_by']} from `{Path(labels['source_file']).name}` "
-        f"(SHA-256 `{labels['source_sha256']}`): {labels['labelled_tracklets']} labelled tracklets, "
-        f"{labels['identities']} identities; unlabelled validation tracklets stay in the test split "
-        "as distractors (pid 0)."
+        f"(SHA-256 `{labels['source_sha256']}`): {labels['labelled_tracklets']} labelled "
+        f"tracklets, {labels['identities']} identities; unlabelled validation tracklets stay in "
+        "the test split as distractors (pid 0)."
     )
+    validation_end_minute = (
+        split_params.get("validation_start_minute", 0) + split_params.get("validation_minutes", 0)
+    ) % 60 or 60
     parts = [
         f"# Cyclist re-identification dataset, release {meta['name']}",
         "",
-        f"Created {meta['created_at']} by {meta['created_by']} with cyclist-dataset {meta['tool_version']} "
-        f"from the workspace `{meta['workspace']}`. Every crop was blurred before it was written.",
+        f"Created {meta['created_at']} by {meta['created_by']} with cyclist-dataset "
+        f"{meta['tool_version']} from the workspace `{meta['workspace']}`. Every crop was blurred "
+        "before it was written.",
         "",
         "## Splits",
         "",
         f"Per hour of footage, minutes {split_params.get('validation_start_minute', '?')}-"
-        f"{(split_params.get('validation_start_minute', 0) + split_params.get('validation_minutes', 0)) % 60 or 60} "
-        "are validation (labelled across cameras by hand: the test set), the rest is train; a tracklet "
-        f"goes whole to the part holding its midpoint. {cost}",
+        f"{validation_end_minute} "
+        "are validation (labelled across cameras by hand: the test set), the rest is train; a "
+        f"tracklet goes whole to the part holding its midpoint. {cost}",
         "",
         _table(
             ["split", "images", "pids", "tracklets"],
             [[s, c["images"], c["pids"], c["tracklets"]] for s, c in meta["counts"].items()],
         ),
         "",
-        "- **train**: identities are per-camera tracklets (`pid` 0..N-1, as in the thesis: not linked across "
-        "cameras), so batches should come from a single camera (`cyclist_dataset.dataset.torch.CameraPKSampler`).",
-        "- **test**: `pid` 1..M are cross-camera identities; `pid` 0 marks unlabelled tracklets (distractors).",
-        "- **query**: one crop per identity and camera, for identities seen by at least two cameras "
-        "(Market-1501's convention); **gallery**: the test crops that are not queries.",
+        "- **train**: identities are per-camera tracklets (`pid` 0..N-1, as in the thesis: not "
+        "linked across cameras), so batches should come from a single camera "
+        "(`cyclist_dataset.dataset.torch.CameraPKSampler`).",
+        "- **test**: `pid` 1..M are cross-camera identities; `pid` 0 marks unlabelled tracklets "
+        "(distractors).",
+        "- **query**: one crop per identity and camera, for identities seen by at least two "
+        "cameras (Market-1501's convention); **gallery**: the test crops that are not queries.",
         "- `camid` numbers the release's cameras from 0: "
         + ", ".join(f"{c['camid']} = {c['location']}/{c['camera']}" for c in meta["cameras"])
         + ".",
@@ -215,7 +229,8 @@ def dataset_card(
         "## Models and anonymization",
         "",
         *[f"- detector: `{m}`" for m in meta["models"]],
-        f"- anonymization: `{json.dumps(meta['anonymization'], sort_keys=True)}` (min/max: varies per crop)",
+        f"- anonymization: `{json.dumps(meta['anonymization'], sort_keys=True)}` "
+        "(min/max: varies per crop)",
         "",
         "## Pipeline parameters",
         "",
@@ -229,14 +244,16 @@ def dataset_card(
         "",
         "```python",
         "import cyclist_dataset",
-        'train = cyclist_dataset.load_split("RELEASE_DIR", "train")   # pandas; `path` is each image\'s file',
+        'train = cyclist_dataset.load_split("RELEASE_DIR", "train")   '
+        "# pandas; `path` is each image's file",
         "from cyclist_dataset.dataset.torch import ReidDataset, CameraPKSampler",
         "```",
         "",
-        "`cyclist-dataset pull RELEASE_DIR --split train --to DIR --format market1501|msmt|parquet` exports a split.",
+        "`cyclist-dataset pull RELEASE_DIR --split train --to DIR "
+        "--format market1501|msmt|parquet` exports a split.",
         "",
-        f"`cyclist-dataset release verify RELEASE_DIR` (or `sha256sum -c {checksums}` in this folder) checks "
-        "every file.",
+        f"`cyclist-dataset release verify RELEASE_DIR` (or `sha256sum -c {checksums}` in this "
+        "folder) checks every file.",
         "",
     ]
     return "\n".join(parts)

@@ -3,10 +3,11 @@
 - ``parquet``: ``DIR/<split>.parquet`` and the images under ``DIR/<split>/``.
 - ``market1501``: Market-1501's folders and names, as torchreid's ``Market1501`` reads them:
   train -> ``bounding_box_train/``, query -> ``query/``, gallery -> ``bounding_box_test/``
-  (test -> both query and gallery). Names ``{pid:04d}_c{cam}s{seq}_{frame:06d}_{n:02d}.jpg``: torchreid
-  parses ``([-\\d]+)_c(\\d)`` and asserts ``0 <= pid <= 1501`` and ``1 <= camid <= 6``, so a release
-  with more than 6 cameras or a split with more than 1501 identities is refused (use ``msmt``).
-  pid 0 is Market's distractor (our unlabelled test tracklets); train pids are written as pid + 1.
+  (test -> both query and gallery). Names ``{pid:04d}_c{cam}s{seq}_{frame:06d}_{n:02d}.jpg``:
+  torchreid parses ``([-\\d]+)_c(\\d)`` and asserts ``0 <= pid <= 1501`` and ``1 <= camid <= 6``,
+  so a release with more than 6 cameras or a split with more than 1501 identities is refused (use
+  ``msmt``). pid 0 is Market's distractor (our unlabelled test tracklets); train pids are written
+  as pid + 1.
 - ``msmt``: MSMT17's list files, as torchreid's ``MSMT17`` reads them (no limits on cameras or
   identities): ``train/`` + ``list_train.txt`` (+ an empty ``list_val.txt``), ``test/`` +
   ``list_query.txt`` and ``list_gallery.txt``; lines ``<pid>/<file> <pid>``, the camera (1-based) is
@@ -83,7 +84,8 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
     taken = [name for name in outputs if (to / name).exists()]
     if taken:  # checked before anything is written, so a refused pull leaves DIR as it was
         raise UserError(
-            f"{to}: {', '.join(taken)} already exist(s); pull into another folder (nothing is overwritten)"
+            f"{to}: {', '.join(taken)} already exist(s); pull into another folder "
+            "(nothing is overwritten)"
         )
 
     names = export_names(release_dir, fmt)
@@ -92,13 +94,13 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
     for folder in sorted(set(layout.values())):
         with atomic_dir(to / folder) as tmp:
             for part in (p for p, f in layout.items() if f == folder):
-                for source, file in zip(parts[part]["path"], parts[part]["file"]):
+                for source, file in zip(parts[part]["path"], parts[part]["file"], strict=True):
                     link_or_copy(Path(source), tmp / file)
-    for part, list_name in zip(layout, lists):
+    for part, list_name in zip(layout, lists, strict=False):
         rows = parts[part]
         write_text(
             to / list_name,
-            "".join(f"{file} {pid}\n" for file, pid in zip(rows["file"], rows["pid"])),
+            "".join(f"{file} {pid}\n" for file, pid in zip(rows["file"], rows["pid"], strict=True)),
         )
     if "list_val.txt" in lists:
         write_text(to / "list_val.txt", "")
@@ -123,8 +125,9 @@ def _check_market(meta: dict, parts: dict[str, pd.DataFrame], release_dir: Path)
         top = int(frame["pid"].max()) + (1 if part == "train" else 0) if len(frame) else 0
         if top > MARKET_MAX_PID:
             raise UserError(
-                f"{release_dir}: the {part} split has {top} identities, but torchreid's Market-1501 "
-                f"reader asserts pid <= {MARKET_MAX_PID}; use --format msmt (MSMT17 list files)"
+                f"{release_dir}: the {part} split has {top} identities, but torchreid's "
+                f"Market-1501 reader asserts pid <= {MARKET_MAX_PID}; use --format msmt "
+                "(MSMT17 list files)"
             )
 
 
@@ -148,7 +151,9 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
         .sort_values(["camid", "timestamp", "video_id"])
     )
     first["seq"] = first.groupby("camid").cumcount() + 1
-    seq = {(c, v): s for c, v, s in zip(first["camid"], first["video_id"], first["seq"])}
+    seq = {
+        (c, v): s for c, v, s in zip(first["camid"], first["video_id"], first["seq"], strict=True)
+    }
     names: dict[str, str] = {}
     for part, offset in (
         (train, 1),
@@ -160,7 +165,13 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
             key = [pids, part["camid"], part["video_id"], part["frame_index"]]
             number = part.groupby(key).cumcount() + 1
             for image, pid, camid, video, frame, n in zip(
-                part["image"], pids, part["camid"], part["video_id"], part["frame_index"], number
+                part["image"],
+                pids,
+                part["camid"],
+                part["video_id"],
+                part["frame_index"],
+                number,
+                strict=True,
             ):
                 # Always .jpg: torchreid's reader globs *.jpg (PIL reads PNG crops by content)
                 names[image] = (
@@ -170,9 +181,10 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
             width = max(2, len(str(int(every["camid"].max()) + 1))) if len(every) else 2
             number = part.groupby("pid").cumcount()
             for image, pid, camid, frame, n in zip(
-                part["image"], part["pid"], part["camid"], part["frame_index"], number
+                part["image"], part["pid"], part["camid"], part["frame_index"], number, strict=True
             ):
                 names[image] = (
-                    f"{pid:04d}/{pid:04d}_{n:04d}_{camid + 1:0{width}d}_{frame:06d}{Path(image).suffix}"
+                    f"{pid:04d}/{pid:04d}_{n:04d}_{camid + 1:0{width}d}_"
+                    f"{frame:06d}{Path(image).suffix}"
                 )
     return names

@@ -3,11 +3,15 @@
 ``create_release`` turns a workspace (its split manifest and one label version) into::
 
     WORKSPACE/releases/NAME/
-      README.md                 the dataset card: statistics (thesis Tables III and IV), parameters, models, labels
+      README.md                 the dataset card: statistics (thesis Tables III and IV), parameters,
+                                models, labels
       release.json              the same, for programs
-      train.parquet             one row per crop (schemas.RELEASE_SPLIT); pid = per-camera tracklet, 0..N-1
-      test.parquet              the validation crops; pid = labelled cross-camera identity 1..M, 0 = distractor
-      query.parquet             Market-1501 style: one crop per identity and camera (identities seen by >= 2 cameras)
+      train.parquet             one row per crop (schemas.RELEASE_SPLIT); pid = per-camera tracklet,
+                                0..N-1
+      test.parquet              the validation crops; pid = labelled cross-camera identity 1..M,
+                                0 = distractor
+      query.parquet             Market-1501 style: one crop per identity and camera (identities seen
+                                by >= 2 cameras)
       gallery.parquet           test minus query
       images/<location>/<camera>/<tracklet>/<crop>.jpg    hard links to the workspace's crops
                                                           (copies across file systems)
@@ -58,7 +62,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 def image_path(crop_path: str) -> str:
-    """Where a workspace crop (``crops/<location>/...``) lives in a release (``images/<location>/...``)."""
+    """Where a workspace crop (``crops/<location>/...``) lives in a release
+    (``images/<location>/...``)."""
     return "images/" + crop_path.removeprefix("crops/")
 
 
@@ -69,7 +74,8 @@ def camera_index(crops: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_splits(crops: pd.DataFrame, labels: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """The four split tables (``schemas.RELEASE_SPLIT`` columns) from the split manifest and labels."""
+    """The four split tables (``schemas.RELEASE_SPLIT`` columns) from the split manifest and
+    labels."""
     crops = crops.merge(camera_index(crops), on=["location", "camera"], how="left")
     crops["image"] = crops["crop_path"].map(image_path)
 
@@ -82,7 +88,9 @@ def build_splits(crops: pd.DataFrame, labels: pd.DataFrame | None) -> dict[str, 
     label_of = (
         {}
         if labels is None
-        else dict(zip(labels["tracklet_id"], labels["location"] + "/" + labels["identity"]))
+        else dict(
+            zip(labels["tracklet_id"], labels["location"] + "/" + labels["identity"], strict=True)
+        )
     )
     test["identity"] = test["tracklet_id"].map(label_of)
     labelled = test["identity"].notna()
@@ -143,9 +151,10 @@ def check_labels(crops: pd.DataFrame, labels: pd.DataFrame, version: str) -> Non
     ]
     if stale:
         raise UserError(
-            f"label version {version}: {len(stale)} labelled tracklet(s) are no longer the validation "
-            f"tracklets they were when labelled (e.g. {', '.join(stale[:5])}): the pipeline was rerun "
-            "with other parameters. Export a new labelling package, relabel and import it."
+            f"label version {version}: {len(stale)} labelled tracklet(s) are no longer the "
+            f"validation tracklets they were when labelled (e.g. {', '.join(stale[:5])}): the "
+            "pipeline was rerun with other parameters. Export a new labelling package, relabel and "
+            "import it."
         )
 
 
@@ -159,8 +168,8 @@ def releases_dir(root: Path) -> Path:
 def create_release(
     root: Path, name: str, labels: str | None = None, by: str | None = None, log=lambda line: None
 ) -> Path:
-    """Build the release ``NAME`` of a workspace with a label version ("v0002", "2"; default: the latest,
-    if any; "none": no labels, the test split is all distractors)."""
+    """Build the release ``NAME`` of a workspace with a label version ("v0002", "2"; default: the
+    latest, if any; "none": no labels, the test split is all distractors)."""
     root = Path(root)
     if not re.match(NAME_PATTERN, name):
         raise UserError(
@@ -176,7 +185,7 @@ def create_release(
         crops = read_crops(root)
         version = None if labels == "none" else get_version(root, labels)
         label_rows = version.labels if version is not None else None
-        if label_rows is not None:
+        if version is not None and label_rows is not None:
             check_labels(crops, label_rows, version.name)
         splits = build_splits(crops, label_rows)
         with atomic_dir(target) as tmp:
@@ -281,8 +290,8 @@ def _metadata(
 
 
 def summarize_json(values: pd.Series) -> dict:
-    """Distinct JSON objects (one per crop) folded into one: a key with several values (the blur window,
-    scaled with each crop) becomes its range ({"min", "max"}) or its sorted values."""
+    """Distinct JSON objects (one per crop) folded into one: a key with several values (the blur
+    window, scaled with each crop) becomes its range ({"min", "max"}) or its sorted values."""
     return _fold([json.loads(text) for text in sorted(values.unique())])
 
 
@@ -321,7 +330,8 @@ def _write_checksums(folder: Path) -> None:
 
 
 def verify_release(release_dir: Path) -> tuple[int, list[str]]:
-    """Re-hash every file of a release: (files checked, problems). No problems: the release is intact."""
+    """Re-hash every file of a release: (files checked, problems). No problems: the release is
+    intact."""
     release_dir = Path(release_dir)
     listing = release_dir / CHECKSUMS
     if not listing.is_file():

@@ -1,6 +1,7 @@
 """PyTorch access to a release: a Dataset of (image, pid, camid) and the thesis's batch sampler.
 
-The public reader of releases for PyTorch (``from cyclist_dataset.dataset.torch import ReidDataset, CameraPKSampler``).
+The public reader of releases for PyTorch
+(``from cyclist_dataset.dataset.torch import ReidDataset, CameraPKSampler``).
 
 Training batches follow Schoustra (2020), Section III.B.4: P identities x K images (16 x 4), each
 identity once per epoch, an identity with fewer than K images padded with random repeats, and every
@@ -12,8 +13,9 @@ torchreid (not a dependency) reads a release as a custom dataset (``root`` is th
     import torchreid
     from cyclist_dataset.dataset.torch import torchreid_dataset
     torchreid.data.register_image_dataset("cyclists", torchreid_dataset())
-    datamanager = torchreid.data.ImageDataManager(root="WORKSPACE/releases/NAME", sources="cyclists",
-                                                  height=256, width=128, batch_size_train=64)
+    datamanager = torchreid.data.ImageDataManager(root="WORKSPACE/releases/NAME",
+                                                  sources="cyclists", height=256, width=128,
+                                                  batch_size_train=64)
 
 torchreid's own samplers do not build single-camera PK batches; for those, train with
 ``ReidDataset`` and ``CameraPKSampler`` (``DataLoader(dataset, batch_sampler=sampler)``).
@@ -37,9 +39,9 @@ class ReidDataset(_torch.utils.data.Dataset):
     """One split of a release: item ``i`` is ``(image, pid, camid)``.
 
     ``image`` is a PIL RGB image, or ``transform(image)`` (e.g. torchvision's
-    ``Compose([Resize((256, 128)), ToTensor()])``; crops differ in size, so batching needs a resize).
-    ``relabel`` (default: on for train) maps the split's pids to 0..num_pids-1 for a classifier;
-    release train pids already are. ``camid`` is the release's 0-based camera number.
+    ``Compose([Resize((256, 128)), ToTensor()])``; crops differ in size, so batching needs a
+    resize). ``relabel`` (default: on for train) maps the split's pids to 0..num_pids-1 for a
+    classifier; release train pids already are. ``camid`` is the release's 0-based camera number.
     """
 
     def __init__(
@@ -86,14 +88,14 @@ class ReidDataset(_torch.utils.data.Dataset):
 
 
 class CameraPKSampler(_torch.utils.data.Sampler):
-    """Batches of ``p`` identities x ``k`` images, every batch from a single camera (a batch sampler:
-    ``DataLoader(dataset, batch_sampler=CameraPKSampler(dataset))``).
+    """Batches of ``p`` identities x ``k`` images, every batch from a single camera (a batch
+    sampler: ``DataLoader(dataset, batch_sampler=CameraPKSampler(dataset))``).
 
     Per epoch, each (camera, identity) is used once, with ``k`` of its images drawn without
     replacement, or all of them padded with random repeats when it has fewer. A camera's identities
     are shuffled into groups of ``p``; with ``drop_last`` (default) a camera's last group of fewer
-    than ``p`` identities is left out of that epoch (others are left out the next), so every batch is
-    exactly ``p * k``. Batches of all cameras are then shuffled together. Deterministic for a
+    than ``p`` identities is left out of that epoch (others are left out the next), so every batch
+    is exactly ``p * k``. Batches of all cameras are then shuffled together. Deterministic for a
     ``seed``; each pass (or ``set_epoch``) draws a new epoch.
     """
 
@@ -105,7 +107,7 @@ class CameraPKSampler(_torch.utils.data.Sampler):
         self.p, self.k, self.seed, self.drop_last = p, k, seed, drop_last
         self.epoch = 0
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for index, (camid, pid) in enumerate(zip(dataset.camids, dataset.pids)):
+        for index, (camid, pid) in enumerate(zip(dataset.camids, dataset.pids, strict=True)):
             groups[(int(camid), int(pid))].append(index)
         self._by_camera: dict[int, list[list[int]]] = defaultdict(list)
         for (camid, _), indices in sorted(groups.items()):
@@ -150,14 +152,15 @@ def torchreid_lists(release_dir: Path | str) -> tuple[list, list, list]:
     return tuple(  # type: ignore[return-value]
         [
             (path, int(pid), int(camid))
-            for path, pid, camid in zip(frame["path"], frame["pid"], frame["camid"])
+            for path, pid, camid in zip(frame["path"], frame["pid"], frame["camid"], strict=True)
         ]
         for frame in (load_split(release_dir, s) for s in ("train", "query", "gallery"))
     )
 
 
 def torchreid_dataset() -> type:
-    """A ``torchreid.data.ImageDataset`` subclass whose ``root`` is a release folder (needs torchreid)."""
+    """A ``torchreid.data.ImageDataset`` subclass whose ``root`` is a release folder (needs
+    torchreid)."""
     import torchreid  # not a dependency: only for users of torchreid
 
     class CyclistRelease(torchreid.data.ImageDataset):

@@ -1,1 +1,2 @@
-"""Files and media: hashing, atomic writes, the workspace layout, the asset cache, video decoding, MOT files."""
+"""Files and media: hashing, atomic writes, the workspace layout, the asset cache, video decoding,
+MOT files."""

@@ -2,7 +2,10 @@
 
 Files live in a user cache folder (``$CYCLIST_DATASET_CACHE`` overrides it). On a connected
 machine pooch downloads what is missing; offline, ``seed`` copies them from a local folder
-laid out like the registry (``models/...``, ``footage/...``), checking every hash.
+laid out like the registry (``models/...``, ``footage/...``), checking every hash. With
+``$CYCLIST_DATASET_ASSET_MIRROR`` set to such a folder (an offline cluster's copy, or
+``../shared/assets`` in CI), an asset missing from the cache is seeded from it when first used,
+so a job only ever copies the assets it reads.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from pathlib import Path
 import pooch
 
 from cyclist_dataset.errors import AssetError
+from cyclist_dataset.io.atomic import atomic_path
 from cyclist_dataset.io.hashing import sha256_of
 
 CACHE_ENV = "CYCLIST_DATASET_CACHE"
+MIRROR_ENV = "CYCLIST_DATASET_ASSET_MIRROR"
 _GH = "https://raw.githubusercontent.com"
 
 
@@ -167,9 +172,13 @@ def _is_valid(path: Path, sha256: str) -> bool:
 
 
 def path(name: str) -> Path:
-    """The cached file of an asset; raises AssetError (with what to do) if it is missing or corrupt."""
+    """The cached file of an asset; raises AssetError (with what to do) if it is missing or
+    corrupt."""
     asset = _asset(name)
     target = cache_dir() / asset.name
+    mirror = os.environ.get(MIRROR_ENV)
+    if mirror and not _is_valid(target, asset.sha256) and (Path(mirror) / name).is_file():
+        seed(Path(mirror), [name])  # hash-checked before it lands; a wrong file raises AssetError
     if not _is_valid(target, asset.sha256):
         state = "has the wrong SHA-256" if target.exists() else "is not in the cache"
         raise AssetError(
@@ -187,6 +196,10 @@ def missing(names: list[str] | None = None) -> list[str]:
     ]
 
 
+class _HashMismatch(Exception):
+    """A copied file's SHA-256 differs from the registry's (its message: the file's hash)."""
+
+
 def seed(source: Path, names: list[str] | None = None) -> list[Path]:
     """Copy assets from a local folder into the cache, verifying each SHA-256 before it lands."""
     names = names or sorted(REGISTRY)
@@ -198,17 +211,17 @@ def seed(source: Path, names: list[str] | None = None) -> list[Path]:
             problems.append(f"  {name}: not found at {src}")
             continue
         target = cache_dir() / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part-{os.getpid()}")
-        shutil.copyfile(src, tmp)
-        actual = sha256_of(tmp)
-        if actual != asset.sha256:
-            tmp.unlink()
+        try:
+            with atomic_path(target) as tmp:  # several processes may seed the same asset at once
+                shutil.copyfile(src, tmp)
+                actual = sha256_of(tmp)
+                if actual != asset.sha256:
+                    raise _HashMismatch(actual)
+        except _HashMismatch as exc:
             problems.append(
-                f"  {name}: SHA-256 {actual} at {src} does not match the registry's {asset.sha256}"
+                f"  {name}: SHA-256 {exc} at {src} does not match the registry's {asset.sha256}"
             )
             continue
-        os.replace(tmp, target)
         _verified.add(target)
         seeded.append(target)
     if problems:

@@ -114,7 +114,8 @@ def format_mot(frame: pd.DataFrame, canonical: bool = False) -> str:
         raise ValueError("MOT values must be finite")
     newline = "\n" if canonical else frame.attrs.get(_NEWLINE, "\n")
     return "".join(
-        ",".join(_format(v, z) for v, z in zip(row, dot_zero)) + newline for row in zip(*columns)
+        ",".join(_format(v, z) for v, z in zip(row, dot_zero, strict=False)) + newline
+        for row in zip(*columns, strict=True)
     )
 
 

@@ -37,9 +37,15 @@ class Frame:
     image: np.ndarray  # BGR, HxWx3 uint8
 
 
-def _open(path: Path) -> cv2.VideoCapture:
+def require_file(path: Path) -> Path:
+    """The path, if a file is there; else a VideoError naming it."""
     if not path.is_file():
         raise VideoError(f"video not found: {path}")
+    return path
+
+
+def _open(path: Path) -> cv2.VideoCapture:
+    require_file(path)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise VideoError(
@@ -89,7 +95,8 @@ class FrameSampler:
 def frames(
     path: Path, fps: float, wanted: set[int] | None = None, sample_fps: float | None = None
 ) -> Iterator[Frame]:
-    """Stream frames in order, decoding only the pixels of frames that are yielded (others are grabbed).
+    """Stream frames in order, decoding only the pixels of frames that are yielded (others are
+    grabbed).
 
     ``wanted`` picks frame indices; ``sample_fps`` picks, for each sample time k / sample_fps, the
     first frame at or after it: chosen by timestamp, so e.g. 10 of 25 fps never drifts. Timestamps
@@ -120,7 +127,8 @@ _DONE = object()
 
 
 def prefetched(items: Iterable[T], depth: int = 16) -> Iterator[T]:
-    """Iterate ``items`` in a background thread, ``depth`` ahead: decoding overlaps the consumer's work.
+    """Iterate ``items`` in a background thread, ``depth`` ahead: decoding overlaps the consumer's
+    work.
 
     OpenCV decoding and onnxruntime/torch inference release the GIL, so the two really run in
     parallel. An exception in the producer is raised in the consumer; memory stays bounded.

@@ -3,7 +3,8 @@
 Layout (one helper builds every path)::
 
     WORKSPACE/
-      manifests/{videos,detections,tracklets,tracklet_summary,crops}/<video_id>.parquet  # public manifests
+      manifests/{videos,detections,tracklets,tracklet_summary,crops}/<video_id>.parquet
+                                                                         # public manifests
       stages/{detect,anonymize}/<video_id>.parquet                       # intermediate results
       crops/<location>/<camera>/<tracklet_id>/<file>.jpg
 
@@ -50,7 +51,8 @@ class Workspace:
         return self.root / STAGE_OUTPUT[stage] / f"{video_id}.parquet"
 
     def side_output(self, stage: str, video_id: str) -> Path:
-        """A second table a stage writes per video (before its main result, which marks completion)."""
+        """A second table a stage writes per video (before its main result, which marks
+        completion)."""
         return self.root / SIDE_OUTPUT[stage] / f"{video_id}.parquet"
 
     def manifest(self, name: str) -> Path:

@@ -1,1 +1,2 @@
-"""The driver: one video through its stages (``unit``), where units run (``executors``), and the run (``run``)."""
+"""The driver: one video through its stages (``unit``), where units run (``executors``), and the run
+(``run``)."""

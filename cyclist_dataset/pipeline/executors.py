@@ -1,4 +1,5 @@
-"""Where work units (one video through the selected stages) run: here, in local processes, or on Ray.
+"""Where work units (one video through the selected stages) run: here, in local processes, or on
+Ray.
 
 Every executor runs the same unit function, ``unit.run_video``, so resume logic, atomic writes
 and results are the same everywhere; executors only decide where and how many at once.
@@ -13,7 +14,7 @@ from typing import Protocol
 
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.errors import ConfigError, UserError
-from cyclist_dataset.io.assets import CACHE_ENV
+from cyclist_dataset.io.assets import CACHE_ENV, MIRROR_ENV
 from cyclist_dataset.pipeline.unit import VideoResult, run_video
 
 
@@ -32,8 +33,9 @@ def _sized(config: PipelineConfig, cpus_per_worker: int) -> PipelineConfig:
 
 
 class LocalExecutor:
-    """``workers == 1``: in this process, one video after another (the detector itself uses every core).
-    ``workers > 1``: that many processes, each with ``cores / workers`` CPUs for its detector."""
+    """``workers == 1``: in this process, one video after another (the detector itself uses every
+    core). ``workers > 1``: that many processes, each with ``cores / workers`` CPUs for its
+    detector."""
 
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
@@ -56,9 +58,9 @@ class LocalExecutor:
 
 class RayExecutor:
     """Video units on a Ray cluster: ``workers`` actors, each loading the models once and holding
-    ``cpus_per_worker`` CPUs (and ``gpus_per_worker`` GPUs). A worker that dies mid-unit is restarted
-    and the unit retried; since every result is written atomically with a fingerprint, a retried
-    unit redoes exactly what was unfinished."""
+    ``cpus_per_worker`` CPUs (and ``gpus_per_worker`` GPUs). A worker that dies mid-unit is
+    restarted and the unit retried; since every result is written atomically with a fingerprint, a
+    retried unit redoes exactly what was unfinished."""
 
     def __init__(
         self,
@@ -84,7 +86,7 @@ class RayExecutor:
     def _connect(self) -> None:
         if self.ray.is_initialized():
             return
-        env = {CACHE_ENV: os.environ[CACHE_ENV]} if CACHE_ENV in os.environ else {}
+        env = {name: os.environ[name] for name in (CACHE_ENV, MIRROR_ENV) if name in os.environ}
         self.ray.init(
             address=self.address,
             include_dashboard=False,
@@ -108,10 +110,9 @@ class RayExecutor:
         actors = [worker_class.remote(sized) for _ in range(min(workers, len(video_ids)))]
         pool = ActorPool(actors)
         try:
-            for result in pool.map_unordered(
+            yield from pool.map_unordered(
                 lambda actor, v: actor.run.remote(v, stages, force), video_ids
-            ):
-                yield result
+            )
         except self.ray.exceptions.RayTaskError as exc:
             if isinstance(
                 exc.cause, ConfigError
@@ -120,7 +121,7 @@ class RayExecutor:
             raise
         finally:
             for actor in actors:
-                self.ray.kill(actor)
+                self.ray.kill(actor)  # type: ignore[arg-type]  # ray's stubs: remote() is a handle
 
 
 class _VideoWorker:

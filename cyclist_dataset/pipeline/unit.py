@@ -41,7 +41,8 @@ INPUT_KEY = b"cyclist_dataset.input_key"
 
 
 class Context:
-    """What the stages of one run share: the config, the workspace, and lazily loaded models/ROIs."""
+    """What the stages of one run share: the config, the workspace, and lazily loaded
+    models/ROIs."""
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
@@ -70,7 +71,8 @@ class Context:
 
     @functools.cached_property
     def face_models_sha256(self) -> dict[str, str]:
-        """The face models the anonymize stage runs (face blur, audit): a new model file redoes the crops."""
+        """The face models the anonymize stage runs (face blur, audit): a new model file redoes the
+        crops."""
         config = self.config.anonymize
         names = set(config.face_detectors if config.method == "face" else ())
         names |= set(config.audit.detectors if config.audit.enabled else ())
@@ -92,7 +94,7 @@ class Context:
     def video_sha256(self, video_: VideoConfig) -> str:
         """The video file's SHA-256: taken from its ingest result while the file's path, size and
         mtime are unchanged (no re-hashing of unchanged footage), else hashed."""
-        path = video_.source_path()
+        path = video.require_file(video_.source_path())
         key = _input_key(path)
         if key not in self._video_sha256:
             stored = self.workspace.stage_output("ingest", video_.video_id)
@@ -117,7 +119,7 @@ class Context:
         return self.read("ingest", video_id).to_pylist()[0]
 
 
-# ---------------------------------------------------------------- the stages, as the driver calls them
+# ------------------------------------------------------------- the stages, as the driver calls them
 # Each takes the context and one video and returns the stage's table and extra metadata; the
 # stage functions themselves (stages/) take typed inputs and never see the workspace's layout.
 
@@ -153,8 +155,8 @@ def _filter(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 
 def _track(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
-    # The ROI and filter rules let the low-score pass re-check boxes the filter dropped for their score;
-    # gaps are filled at the frames the detector ran on.
+    # The ROI and filter rules let the low-score pass re-check boxes the filter dropped for their
+    # score; gaps are filled at the frames the detector ran on.
     meta = ctx.video_row(video_.video_id)
     frames = track.detector_frames(meta["fps"], meta["frame_count"], ctx.config.detect.sample_fps)
     return track.track_video(
@@ -321,8 +323,9 @@ def is_fresh(ctx: Context, stage: Stage, video_: VideoConfig, expected: str) -> 
 
 
 def _maybe_inject_fault(stage: str, video_id: str) -> None:
-    """Test hook: ``CYCLIST_DATASET_KILL_ONCE=MARKER_DIR:VIDEO_ID:STAGE`` kills this process (SIGKILL) the
-    first time that stage of that video has computed its result but not yet written it."""
+    """Test hook: ``CYCLIST_DATASET_KILL_ONCE=MARKER_DIR:VIDEO_ID:STAGE`` kills this process
+    (SIGKILL) the first time that stage of that video has computed its result but not yet written
+    it."""
     spec = os.environ.get("CYCLIST_DATASET_KILL_ONCE")
     if not spec:
         return
@@ -355,7 +358,8 @@ def run_stage(ctx: Context, stage: Stage, video_: VideoConfig, force: bool) -> p
 
 @dataclass
 class VideoResult:
-    """What one work unit (all selected stages of one video) did; small and picklable for executors."""
+    """What one work unit (all selected stages of one video) did; small and picklable for
+    executors."""
 
     video_id: str
     done: list[str] = field(default_factory=list)
@@ -365,7 +369,8 @@ class VideoResult:
     frames: int = 0
 
 
-# One context per process and config: a worker loads its models once and reuses them for every video.
+# One context per process and config: a worker loads its models once and reuses them for every
+# video.
 _contexts: dict[str, Context] = {}
 
 
@@ -382,7 +387,8 @@ def run_video(
 ) -> VideoResult:
     """The work unit: the selected stages of one video, in order, stopping at its first failure.
 
-    Raises ConfigError (a problem of the whole run); every other error is the video's and is returned.
+    Raises ConfigError (a problem of the whole run); every other error is the video's and is
+    returned.
     """
     ctx = context_for(config)
     video_ = next(v for v in config.videos if v.video_id == video_id)

@@ -1,4 +1,5 @@
-"""Filter stage: which detected boxes may become part of a cyclist tracklet, and why the others may not.
+"""Filter stage: which detected boxes may become part of a cyclist tracklet, and why the others may
+not.
 
 Rules, in order; a dropped box records the first rule it fails:
 ``class`` (not a rider class), ``score``, ``aspect_ratio`` (w/h, partial cyclists are wide),

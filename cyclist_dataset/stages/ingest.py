@@ -21,7 +21,8 @@ def ingest_video(
     start_time: datetime,
     sha256: str | None = None,
 ) -> pa.Table:
-    """One row: identity (SHA-256), recording start (UTC) and the probed fps, length and resolution."""
+    """One row: identity (SHA-256), recording start (UTC) and the probed fps, length and
+    resolution."""
     info = video.probe(path)
     row = {
         "video_id": video_id,

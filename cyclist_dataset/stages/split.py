@@ -1,4 +1,5 @@
-"""Split stage: per hour of footage, train or validation by recording time (thesis: minutes 50-60 validate).
+"""Split stage: per hour of footage, train or validation by recording time (thesis: minutes 50-60
+validate).
 
 A tracklet is never cut: all its crops go to the part of the hour holding the tracklet's midpoint.
 Times are the location's local recording clock (crop ``timestamp``, UTC, converted to the
@@ -34,7 +35,8 @@ _HOUR_S = 3600.0
 
 
 def split_of(minute_of_hour: pd.Series, config: SplitConfig) -> pd.Series:
-    """'validation' for minutes in the validation window (which may wrap past the hour), else 'train'."""
+    """'validation' for minutes in the validation window (which may wrap past the hour), else
+    'train'."""
     offset = (minute_of_hour - config.validation_start_minute) % 60
     return pd.Series(
         ["validation" if o < config.validation_minutes else "train" for o in offset],
@@ -44,7 +46,8 @@ def split_of(minute_of_hour: pd.Series, config: SplitConfig) -> pd.Series:
 
 
 def boundaries_s(config: SplitConfig) -> tuple[float, ...]:
-    """Where train and validation meet, in seconds after the full (local) hour; none if one part is empty."""
+    """Where train and validation meet, in seconds after the full (local) hour; none if one part is
+    empty."""
     if config.validation_minutes in (0, 60):
         return ()
     start = config.validation_start_minute * 60.0
@@ -52,8 +55,8 @@ def boundaries_s(config: SplitConfig) -> tuple[float, ...]:
 
 
 def near_boundary(start_s: np.ndarray, duration_s: np.ndarray, config: SplitConfig) -> np.ndarray:
-    """True where the interval [start, start + duration] (start in seconds after the local hour)
-    is closer than ``guard_s`` to a boundary, or contains one. ``guard_s == 0`` turns the band off."""
+    """True where the interval [start, start + duration] (start in seconds after the local hour) is
+    closer than ``guard_s`` to a boundary, or contains one. ``guard_s == 0`` turns the band off."""
     hit = np.zeros(len(start_s), dtype=bool)
     if config.guard_s <= 0:
         return hit

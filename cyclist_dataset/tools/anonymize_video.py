@@ -52,16 +52,16 @@ def video_person_boxes(
         if 0 <= index < frame_count:
             boxes.setdefault(index, []).append(pad_box(box, margin))
 
-    for f, box in zip(frame_index, xyxy):
+    for f, box in zip(frame_index, xyxy, strict=True):
         for index in range(int(f) - hold_frames, int(f) + hold_frames + 1):
             add(index, box)
-    result = track(timestamp, xyxy, track_config, frame_index) if len(xyxy) else []
-    tracks = getattr(result, "tracklets", result)
+    tracks = track(timestamp, xyxy, track_config, frame_index).tracklets if len(xyxy) else []
     for tracklet in tracks:
-        # Every box the track matched (stationary boxes it replaced in its rows included), in time order.
-        rows = np.asarray(getattr(tracklet, "matched", tracklet.rows))
+        # Every box the track matched (stationary boxes it replaced in its rows included), in time
+        # order.
+        rows = np.asarray(tracklet.matched)
         rows = rows[np.argsort(timestamp[rows], kind="stable")]
-        for a, b in zip(rows[:-1], rows[1:]):
+        for a, b in zip(rows[:-1], rows[1:], strict=True):
             fa, fb = int(frame_index[a]), int(frame_index[b])
             for index in range(fa + 1, fb):
                 w = (index - fa) / (fb - fa)
@@ -131,7 +131,7 @@ def anonymize_video_file(
     anonymizer = Anonymizer(
         config.model_copy(update={"audit": config.audit.model_copy(update={"enabled": False})})
     )
-    fourcc = cv2.VideoWriter_fourcc(
+    fourcc = cv2.VideoWriter.fourcc(
         *("mp4v" if output_path.suffix.lower() in (".mp4", ".mov") else "MJPG")
     )
     written = blurred_boxes = 0

@@ -26,7 +26,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def read_image(path: Path) -> np.ndarray | None:
-    """Decode an image file by its content (any name, temporary files too); None if it is no image."""
+    """Decode an image file by its content (any name, temporary files too); None if it is no
+    image."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError:
@@ -121,7 +122,8 @@ def audit_files(
 def contact_sheet(
     images: Iterable[tuple[np.ndarray, str, np.ndarray]], columns: int = 8, tile_height: int = 160
 ) -> np.ndarray:
-    """A grid of (image, caption, face boxes) tiles, each scaled to ``tile_height``, boxes drawn in red."""
+    """A grid of (image, caption, face boxes) tiles, each scaled to ``tile_height``, boxes drawn in
+    red."""
     tiles = []
     for image, caption, faces in images:
         scale = tile_height / image.shape[0]
@@ -242,7 +244,8 @@ def audit_workspace(
 def audit_video(
     path: Path, config: AuditConfig = AuditConfig(), sample_fps: float = 1.0, progress: bool = True
 ) -> pd.DataFrame:
-    """Audit whole frames of a video, ``sample_fps`` of them per second: one row per sampled frame."""
+    """Audit whole frames of a video, ``sample_fps`` of them per second: one row per sampled
+    frame."""
     auditor = Auditor(config)
     info = video.probe(Path(path))
     rows = []

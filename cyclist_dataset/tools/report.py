@@ -20,7 +20,8 @@ def _read(workspace: Workspace, name: str, columns: list[str]) -> pd.DataFrame:
 
 
 def summary(root: Path) -> pd.DataFrame:
-    """One row per video plus a total: frames, boxes detected and kept, tracklets, crops per split."""
+    """One row per video plus a total: frames, boxes detected and kept, tracklets, crops per
+    split."""
     workspace = Workspace(root)
     videos = _read(workspace, "videos", ["video_id", "camera", "frame_count"]).set_index("video_id")
     detections = _read(workspace, "detections", ["video_id", "kept"])

@@ -33,8 +33,8 @@ def _rings(area: shapely.Geometry) -> tuple[list[np.ndarray], list[np.ndarray]]:
 def draw_preview(
     image: np.ndarray, roi: Roi, detections: Detections, reasons: np.ndarray
 ) -> np.ndarray:
-    """The frame with the ROI (yellow; holes magenta, area tinted) and each box with its anchor point:
-    green if kept, red with the rule that dropped it."""
+    """The frame with the ROI (yellow; holes magenta, area tinted) and each box with its anchor
+    point: green if kept, red with the rule that dropped it."""
     canvas = image.copy()
     outer, holes = _rings(roi.area)
     tint = canvas.copy()
@@ -45,7 +45,12 @@ def draw_preview(
     cv2.polylines(canvas, outer, True, INCLUDE, 2)
     cv2.polylines(canvas, holes, True, EXCLUDE, 2)
     for box, score, name, reason, anchor in zip(
-        detections.xyxy, detections.score, detections.class_name, reasons, detections.bottom_center
+        detections.xyxy,
+        detections.score,
+        detections.class_name,
+        reasons,
+        detections.bottom_center,
+        strict=True,
     ):
         colour = KEPT if reason is None else DROPPED
         x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -81,7 +86,8 @@ def camera_video(config: PipelineConfig, camera: str, video_id: str | None) -> V
 def preview_frame(
     config: PipelineConfig, camera: str, video_id: str | None, frame_index: int
 ) -> tuple[np.ndarray, Detections, np.ndarray]:
-    """One real frame of a camera, the pipeline's detector run on it, and the filter's verdict per box."""
+    """One real frame of a camera, the pipeline's detector run on it, and the filter's verdict per
+    box."""
     chosen = camera_video(config, camera, video_id)
     path = chosen.source_path()
     info = video.probe(path)

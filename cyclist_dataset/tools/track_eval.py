@@ -10,7 +10,8 @@ distractor classes are ignored, gt rows with conf 0 are ignored); otherwise (MOT
 TUD-Campus, whose 8th to 10th columns are world coordinates) MOT15's: gt rows with conf 0 are
 ignored, nothing else (and the tracks' 8th to 10th columns, world coordinates in MOT15 files, are
 not passed on: TrackEval would read the 8th as a class id). The sequence length is ``seqLength``
-from a ``seqinfo.ini`` next to the gt file or its folder (the MOTChallenge layout SEQ/gt/gt.txt), else the last frame of either file.
+from a ``seqinfo.ini`` next to the gt file or its folder (the MOTChallenge layout SEQ/gt/gt.txt),
+else the last frame of either file.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def evaluate(
     import trackeval  # heavy; only the evaluation commands need it
 
     gt_path = Path(gt) if not isinstance(gt, pd.DataFrame) else None
-    gt_rows = read_mot(gt) if gt_path is not None else gt
+    gt_rows = gt if isinstance(gt, pd.DataFrame) else read_mot(gt)
     pred_rows = read_mot(pred) if not isinstance(pred, pd.DataFrame) else pred
     _check_unique(gt_rows, "ground-truth", gt_path or "gt")
     _check_unique(pred_rows, "track", pred if not isinstance(pred, pd.DataFrame) else "pred")

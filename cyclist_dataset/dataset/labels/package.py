@@ -44,7 +44,8 @@ TEMPLATE_COLUMNS = (
     "representative_crop",
     "identity",
 )
-# Contact sheets: crops letterboxed into fixed cells, at most SHEET_CROPS per tracklet (evenly in time).
+# Contact sheets: crops letterboxed into fixed cells, at most SHEET_CROPS per tracklet (evenly in
+# time).
 SHEET_CROPS = 24
 SHEET_COLUMNS = 8
 CELL_W, CELL_H = 96, 192
@@ -61,7 +62,8 @@ class ExportSummary:
 def export_package(
     root: Path, location: str, out: Path, candidates: int = 5, max_gap_s: float = 300.0
 ) -> ExportSummary:
-    """Write the labelling package of one location's validation tracklets into the new folder ``out``.
+    """Write the labelling package of one location's validation tracklets into the new folder
+    ``out``.
 
     Candidates for a tracklet are the location's tracklets at other cameras within ``max_gap_s``
     (the gap between their time spans, 0 when they overlap), ranked by
@@ -77,7 +79,8 @@ def export_package(
     known = sorted(tracklets["location"].unique())
     if location not in known:
         raise UserError(
-            f"{root}: no tracklets of location {location!r}; locations here: {', '.join(known) or 'none'}"
+            f"{root}: no tracklets of location {location!r}; "
+            f"locations here: {', '.join(known) or 'none'}"
         )
     chosen = tracklets[(tracklets["location"] == location) & (tracklets["split"] == "validation")]
     if chosen.empty:
@@ -187,7 +190,7 @@ def _colour_histogram(root: Path, crop_paths: pd.Series) -> np.ndarray:
             continue
         hsv = cv2.cvtColor(middle, cv2.COLOR_BGR2HSV)
         total += cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
-    return cv2.normalize(total, None, 1.0, 0.0, cv2.NORM_L1)
+    return cv2.normalize(total, np.empty_like(total), 1.0, 0.0, cv2.NORM_L1)
 
 
 def _candidates(
@@ -219,20 +222,24 @@ def _index_html(
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>Labelling: {e(location)}</title>",
-        "<style>body{font-family:sans-serif;margin:1em}section{border-top:1px solid #aaa;padding:.5em 0}"
+        "<style>body{font-family:sans-serif;margin:1em}"
+        "section{border-top:1px solid #aaa;padding:.5em 0}"
         "figure{display:inline-block;margin:0 .5em;text-align:center;font-size:small}"
-        "img.sheet{max-width:100%}img.cand{height:128px}td,th{padding:0 .6em;text-align:left}</style>",
+        "img.sheet{max-width:100%}img.cand{height:128px}"
+        "td,th{padding:0 .6em;text-align:left}</style>",
         "</head><body>",
         f"<h1>Cross-camera labelling: {e(location)}</h1>",
-        "<p>Give the same <b>identity</b> (any name: p1, p2, ...) in <code>labels.csv</code> to every tracklet "
-        "showing the same person; leave it empty if unsure. Candidates are tracklets at other cameras, ranked "
+        "<p>Give the same <b>identity</b> (any name: p1, p2, ...) in <code>labels.csv</code> to "
+        "every tracklet showing the same person; leave it empty if unsure. Candidates are "
+        "tracklets at other cameras, ranked "
         f"by time gap (at most {max_gap_s:g} s) and colour similarity. Then run "
         "<code>cyclist-dataset labels import WORKSPACE labels.csv</code>.</p>",
         "<table><tr><th>tracklet</th><th>camera</th><th>start</th><th>end</th><th>crops</th></tr>",
     ]
     for tracklet_id, info in tracklets.iterrows():
         parts.append(
-            f"<tr><td><a href='#{e(tracklet_id)}'>{e(tracklet_id)}</a></td><td>{e(info['camera'])}</td>"
+            f"<tr><td><a href='#{e(tracklet_id)}'>{e(tracklet_id)}</a></td>"
+            f"<td>{e(info['camera'])}</td>"
             f"<td>{_local(info['start'], zone)}</td><td>{_local(info['end'], zone)}</td>"
             f"<td>{info['n_crops']}</td></tr>"
         )
@@ -261,11 +268,15 @@ def _index_html(
 def _package_readme(location: str, root: Path) -> str:
     return (
         f"Labelling package for location {location} (workspace {root}).\n\n"
-        "Open index.html in a browser (it works offline). For each tracklet it shows a contact sheet of\n"
+        "Open index.html in a browser (it works offline). For each tracklet it shows a "
+        "contact sheet of\n"
         "its crops and the likeliest matches at the other cameras.\n\n"
-        "Fill the `identity` column of labels.csv: the same name (letters, digits, _ . -) for every\n"
-        "tracklet of the same person, at any camera. Leave it empty when unsure: unlabelled tracklets\n"
-        "stay in the test data as distractors. Lines starting with # are comments. Do not change the\n"
+        "Fill the `identity` column of labels.csv: the same name "
+        "(letters, digits, _ . -) for every\n"
+        "tracklet of the same person, at any camera. Leave it empty when unsure: "
+        "unlabelled tracklets\n"
+        "stay in the test data as distractors. Lines starting with # are comments. "
+        "Do not change the\n"
         "other columns. Then:\n\n"
         "    cyclist-dataset labels import WORKSPACE labels.csv\n\n"
         "A file with any error is rejected as a whole, with the line of every problem.\n"

@@ -1,4 +1,5 @@
-"""The workspace's tracklets as annotators see them: one row each, with a fingerprint of its crops."""
+"""The workspace's tracklets as annotators see them: one row each, with a fingerprint of its
+crops."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from cyclist_dataset.core.geometry import BOX_COLUMNS
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.hashing import sha256_bytes
 from cyclist_dataset.io.workspace import Workspace, read_params
@@ -24,7 +26,8 @@ def read_crops(root: Path) -> pd.DataFrame:
 
 
 def location_timezones(root: Path) -> dict[str, str]:
-    """Each location's clock (the split stage's ``timezone`` parameter), for local times in the package."""
+    """Each location's clock (the split stage's ``timezone`` parameter), for local times in the
+    package."""
     zones: dict[str, str] = {}
     for path in sorted(Workspace(root).manifest("crops").glob("*.parquet")):
         params = read_params(path)
@@ -40,7 +43,7 @@ def tracklet_fingerprints(crops: pd.DataFrame) -> pd.Series:
     """Per tracklet, a hash of its crops (video, frame, box): labels made on one tracklet must not
     silently attach to a different one after a rerun of the pipeline reuses its id."""
     keys = crops["video_id"] + "|" + crops["frame_index"].astype(str)
-    for column in ("x1", "y1", "x2", "y2"):
+    for column in BOX_COLUMNS:
         keys = keys + "|" + crops[column].round(1).astype(str)
     ordered = pd.DataFrame({"tracklet_id": crops["tracklet_id"], "key": keys}).sort_values(
         ["tracklet_id", "key"]
@@ -51,7 +54,8 @@ def tracklet_fingerprints(crops: pd.DataFrame) -> pd.Series:
 
 
 def tracklet_table(crops: pd.DataFrame) -> pd.DataFrame:
-    """One row per tracklet: location, camera, split, start, end (UTC), crops, largest crop, fingerprint."""
+    """One row per tracklet: location, camera, split, start, end (UTC), crops, largest crop,
+    fingerprint."""
     if crops.empty:
         return pd.DataFrame(
             columns=[

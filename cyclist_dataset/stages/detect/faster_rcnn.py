@@ -1,4 +1,5 @@
-"""Faster R-CNN through torchvision: COCO-trained detectors, weights through torchvision's own weights API.
+"""Faster R-CNN through torchvision: COCO-trained detectors, weights through torchvision's own
+weights API.
 
 ``weights="DEFAULT"`` is the architecture's COCO weights file, which torch.hub keeps in
 ``$TORCH_HOME/hub/checkpoints``; without a network it must be put there by hand (or a local
@@ -64,7 +65,8 @@ class FasterRcnnDetector:
     ) -> None:
         if architecture not in ARCHITECTURES:
             raise UserError(
-                f"detect.architecture {architecture!r} is unknown; valid: {', '.join(ARCHITECTURES)}"
+                f"detect.architecture {architecture!r} is unknown; "
+                f"valid: {', '.join(ARCHITECTURES)}"
             )
         builder, weights_enum = ARCHITECTURES[architecture]
         # The COCO label map by name; the metadata ships with torchvision, no download needed.
@@ -135,7 +137,8 @@ class FasterRcnnDetector:
 
 
 def choose_device(device: str) -> torch.device:
-    """ "auto" (CUDA when usable, else CPU), "cpu", "cuda" or "cuda:N", checked against this machine."""
+    """ "auto" (CUDA when usable, else CPU), "cpu", "cuda" or "cuda:N", checked against this
+    machine."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
@@ -146,17 +149,20 @@ def choose_device(device: str) -> torch.device:
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise UserError(
             f"runtime.device = {device!r} but this machine has no usable CUDA GPU (torch "
-            f'{torch.__version__}); set device = "auto" or "cpu" in the pipeline\'s [detect] section'
+            f'{torch.__version__}); set device = "auto" or "cpu" in the pipeline\'s [detect] '
+            "section"
         )
     if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
         raise UserError(
-            f"runtime.device = {device!r} but there are only {torch.cuda.device_count()} CUDA devices"
+            f"runtime.device = {device!r} but there are only {torch.cuda.device_count()} "
+            "CUDA devices"
         )
     return chosen
 
 
 def cache_file(weights: WeightsEnum) -> Path:
-    """Where torch.hub keeps (and first looks for) a weights file: $TORCH_HOME/hub/checkpoints/<name>."""
+    """Where torch.hub keeps (and first looks for) a weights file:
+    $TORCH_HOME/hub/checkpoints/<name>."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
 
@@ -167,10 +173,10 @@ def _load_default(
 
     def unavailable(problem: str) -> UserError:
         return UserError(
-            f'detect.weights = "DEFAULT" needs torchvision\'s COCO weights for {architecture} in the torch cache '
-            f"file {cache}, but {problem}. Either put the file there (download {weights.url} on a connected "
-            f'machine; TORCH_HOME moves the cache), or set weights = "path/to/file.pth" in the pipeline\'s '
-            f"[detect] section."
+            f'detect.weights = "DEFAULT" needs torchvision\'s COCO weights for {architecture} in '
+            f"the torch cache file {cache}, but {problem}. Either put the file there (download "
+            f"{weights.url} on a connected machine; TORCH_HOME moves the cache), or set "
+            f'weights = "path/to/file.pth" in the pipeline\'s [detect] section.'
         )
 
     if not cache.is_file():
@@ -179,7 +185,8 @@ def _load_default(
                 urllib.request.Request(weights.url, method="HEAD"), timeout=REACHABILITY_TIMEOUT_S
             ).close()
         except urllib.error.HTTPError:
-            pass  # the server answered: the network works, let torch.hub download (or report) as usual
+            # the server answered: the network works, let torch.hub download (or report) as usual
+            pass
         except OSError as e:
             raise unavailable(
                 f"it is missing and the download server is unreachable ({e})"
@@ -218,9 +225,11 @@ def _load_checkpoint(
         loaded = loaded.get("model", loaded.get("state_dict", loaded))
     if not isinstance(loaded, dict):
         raise UserError(
-            f"{path}: expected a state dict (or a dict with 'model' or 'state_dict'), got {type(loaded)}"
+            f"{path}: expected a state dict (or a dict with 'model' or 'state_dict'), "
+            f"got {type(loaded)}"
         )
-    # Built like "DEFAULT" but empty; BatchNorm and torchvision's FrozenBatchNorm checkpoints both load.
+    # Built like "DEFAULT" but empty; BatchNorm and torchvision's FrozenBatchNorm checkpoints both
+    # load.
     model = builder(weights=None, weights_backbone=None, **options)
     try:
         model.load_state_dict(loaded, strict=True)
@@ -248,7 +257,7 @@ def _load_checkpoint(
         )
         raise UserError(
             f"{path}: the checkpoint does not match architecture {architecture!r} with the "
-            f"{options['num_classes']} COCO classes ({found}). Set detect.architecture to the one it was trained "
-            f"as (valid: {', '.join(ARCHITECTURES)}) or give another checkpoint."
+            f"{options['num_classes']} COCO classes ({found}). Set detect.architecture to the "
+            f"one it was trained as (valid: {', '.join(ARCHITECTURES)}) or give another checkpoint."
         ) from None
     return model

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,7 +20,8 @@ from cyclist_dataset.io.hashing import sha256_of
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How a frame was scaled into the model input (top-left aligned, grey padding, as YOLOX trains)."""
+    """How a frame was scaled into the model input (top-left aligned, grey padding, as YOLOX
+    trains)."""
 
     scale: float
 
@@ -58,11 +60,11 @@ class YoloxOnnxDetector:
             raise UserError(
                 f"{model}: the input size must be fixed in the export, got {self.input.shape}"
             )
-        self.input_size = tuple(int(d) for d in self.input.shape[2:4])
-        # Exports with a fixed batch of 1 (yolox_nano.onnx is 1x3x416x416) run frame by frame. On CPU,
-        # one single-threaded session per core, each on its own frames, beats one session's intra-op
-        # threads for a model this small (measured on 2 cores: 194 vs 142 frames/s). Single-threaded
-        # sessions also give the same numbers whatever the machine's core count.
+        self.input_size = (int(self.input.shape[2]), int(self.input.shape[3]))
+        # Exports with a fixed batch of 1 (yolox_nano.onnx is 1x3x416x416) run frame by frame. On
+        # CPU, one single-threaded session per core, each on its own frames, beats one session's
+        # intra-op threads for a model this small (measured on 2 cores: 194 vs 142 frames/s).
+        # Single-threaded sessions also give the same numbers whatever the machine's core count.
         self.batched = not isinstance(self.input.shape[0], int) or self.input.shape[0] != 1
         workers = runtime.inference_workers or (os.cpu_count() or 1)
         if self.batched or providers[0] != "CPUExecutionProvider":
@@ -113,7 +115,7 @@ class YoloxOnnxDetector:
         per_worker = (
             list(self._pool.map(run, range(len(self.sessions)))) if self._pool else [run(0)]
         )
-        out = [None] * len(blobs)
+        out: list[Any] = [None] * len(blobs)  # filled below, every slot
         for worker, results in enumerate(per_worker):
             out[worker :: len(self.sessions)] = results
         return np.stack(out)
@@ -137,11 +139,11 @@ class YoloxOnnxDetector:
             self.score_min,
             self.nms_iou,
         )
-        chosen = np.array(sorted(np.asarray(chosen, dtype=int).reshape(-1)), dtype=int)
+        order = np.array(sorted(np.asarray(chosen, dtype=int).reshape(-1)), dtype=int)
         return Detections(
-            xyxy[chosen].astype(np.float32),
-            best_score[chosen].astype(np.float32),
-            self.class_names[best[chosen]],
+            xyxy[order].astype(np.float32),
+            best_score[order].astype(np.float32),
+            self.class_names[best[order]],
         )
 
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
@@ -149,7 +151,7 @@ class YoloxOnnxDetector:
 
     def detect_prepared(self, prepared: Sequence[tuple[np.ndarray, Letterbox]]) -> list[Detections]:
         raw = self.infer(np.stack([blob for blob, _ in prepared]))
-        return [self.postprocess(out, box) for out, (_, box) in zip(raw, prepared)]
+        return [self.postprocess(out, box) for out, (_, box) in zip(raw, prepared, strict=True)]
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
         return self.detect_prepared([self.preprocess(image) for image in images])

@@ -1,4 +1,5 @@
-"""Track stage: the online tracker (``Tracker``), its batch loop (``track``), gap filling and the stage."""
+"""Track stage: the online tracker (``Tracker``), its batch loop (``track``), gap filling and the
+stage."""
 
 from cyclist_dataset.stages.track.interpolate import interpolate_gaps
 from cyclist_dataset.stages.track.stage import (

@@ -52,7 +52,8 @@ class OpenTrack:
         self.kf = BoxKalmanFilter(box, t)
 
     def add(self, row: int, t: float, box: Sequence[float], stationary: bool) -> None:
-        """Predict the filter to t, update it with box, and append (or, stationary, replace) the row."""
+        """Predict the filter to t, update it with box, and append (or, stationary, replace) the
+        row."""
         kf_box = self.kf.update(box, t)
         self.matched.append(row)
         if stationary:
@@ -91,7 +92,8 @@ def match(
 def candidates_vectorized(
     tracks: list[OpenTrack], boxes: np.ndarray, t: float, p: TrackConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``match`` for every pair of a crowded frame at once: (valid, similarity, stationary) matrices."""
+    """``match`` for every pair of a crowded frame at once: (valid, similarity, stationary)
+    matrices."""
     last_iou = iou_matrix(np.array([tr.last_box for tr in tracks]), boxes)
     stationary = last_iou > p.iou_max
     gate = last_iou
@@ -127,7 +129,8 @@ def associate(
     t: float,
     p: TrackConfig,
 ) -> list[tuple[int, int, bool]]:
-    """One global assignment of the frame's boxes ``rows`` to ``tracks``: (track, index in rows, stationary).
+    """One global assignment of the frame's boxes ``rows`` to ``tracks``: (track, index in rows,
+    stationary).
 
     Candidates come from ``match`` pair by pair in small frames (cheaper than numpy's per-call
     cost), from the equivalent ``candidates_vectorized`` in crowded ones.

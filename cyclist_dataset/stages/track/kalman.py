@@ -60,11 +60,13 @@ class BoxKalmanFilter:
         self.meas_var = (POS_STD**2, POS_STD**2, (AREA_STD_REL * s0) ** 2, ASPECT_STD**2)
         self.acc_var = (ACC_STD**2, ACC_STD**2, (AREA_ACC_STD_REL * s0) ** 2)
         vel_var = (VEL_STD**2, VEL_STD**2, (AREA_RATE_STD_REL * s0) ** 2)
-        # Covariance per block: (P_pos, P_pos_vel, P_vel) for the three 2-state blocks, then P_aspect.
+        # Covariance per block: (P_pos, P_pos_vel, P_vel) for the three 2-state blocks, then
+        # P_aspect.
         self.p: list = [[self.meas_var[i], 0.0, vel_var[i]] for i in range(3)] + [self.meas_var[3]]
 
     def update(self, box: Sequence[float], t: float) -> Box:
-        """Predict to ``t``, update with the measured box; returns the filter's box after the update."""
+        """Predict to ``t``, update with the measured box; returns the filter's box after the
+        update."""
         dt = t - self.time
         x, z = self.x, to_z(box)
         if x[2] + x[6] * dt <= 0:  # like SORT: an area that would shrink below zero stops shrinking

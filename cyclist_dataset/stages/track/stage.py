@@ -33,7 +33,8 @@ def tracklet_id(video_id: str, number: int) -> str:
 def low_score_candidates(
     detections: pa.Table, config: TrackConfig, roi: Roi | None, filter_config: FilterConfig | None
 ) -> np.ndarray:
-    """(N,) bool: boxes the filter dropped for their score alone, scoring at least ``low_score_min``.
+    """(N,) bool: boxes the filter dropped for their score alone, scoring at least
+    ``low_score_min``.
 
     The filter records only the FIRST rule a box fails (class, score, then shape and ROI), so a
     box dropped for its score is checked again against every other rule here.

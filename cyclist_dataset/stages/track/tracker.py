@@ -1,5 +1,5 @@
-"""The tracker: an online ``Tracker`` (``update`` frame by frame, ``reset``) and ``track``, the batch
-loop over it that the track stage runs on a whole video.
+"""The tracker: an online ``Tracker`` (``update`` frame by frame, ``reset``) and ``track``, the
+batch loop over it that the track stage runs on a whole video.
 
 All time logic is in seconds of frame timestamps, never frame counts, so it works at any (sampled)
 fps. Per frame, three global assignments (``association.assign``): established tracks (> 2 boxes

@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import DEMO, REPO, cli
+from support import DEMO, REPO, cli
 
 from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.core.roi import load_roi
 from cyclist_dataset.errors import ConfigError, RoiError
-from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.pipeline.run import run_pipeline
 
 MINIMAL = """
 workspace = "ws"

@@ -1,12 +1,11 @@
-"""Releases (immutable, checksummed), pulls in Market-1501 / MSMT17 / Parquet layouts, the torch loaders."""
+"""Releases (immutable, checksummed), pulls in Market-1501 / MSMT17 / Parquet layouts, the torch
+loaders."""
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,44 +16,17 @@ import pytest
 import torch
 from synthetic_workspace import T0, Tracklet, make_workspace, town
 from test_labels import cli_app, digests, write
+from torchreid_parsers import market_process_dir, msmt_process_dir
 from torchvision import transforms
 from typer.testing import CliRunner
 
 import cyclist_dataset
 from cyclist_dataset.core import schemas
-from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.dataset.labels import import_labels
 from cyclist_dataset.dataset.pull import pull
 from cyclist_dataset.dataset.release import create_release, list_releases, verify_release
 from cyclist_dataset.dataset.torch import CameraPKSampler, ReidDataset, torchreid_lists
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.pipeline.unit import run_pipeline
-
-MARKET_PATTERN = re.compile(r"([-\d]+)_c(\d)")  # torchreid.data.datasets.image.market1501
-
-
-def market_process_dir(dir_path: Path) -> list[tuple[str, int, int]]:
-    """torchreid's Market1501.process_dir (relabel=False), assertions included."""
-    data = []
-    for img_path in sorted(glob.glob(os.path.join(dir_path, "*.jpg"))):
-        pid, camid = map(int, MARKET_PATTERN.search(img_path).groups())
-        if pid == -1:
-            continue  # junk images are just ignored
-        assert 0 <= pid <= 1501  # pid == 0 means background
-        assert 1 <= camid <= 6
-        data.append((img_path, pid, camid - 1))
-    return data
-
-
-def msmt_process_dir(dir_path: Path, list_path: Path) -> list[tuple[str, int, int]]:
-    """torchreid's MSMT17.process_dir."""
-    data = []
-    for img_info in list_path.read_text().splitlines(keepends=True):
-        img_path, pid = img_info.split(" ")
-        pid = int(pid)  # no need to relabel
-        camid = int(img_path.split("_")[2]) - 1  # index starts from 0
-        data.append((os.path.join(dir_path, img_path), pid, camid))
-    return data
 
 
 @pytest.fixture
@@ -83,7 +55,7 @@ def test_release_splits_follow_market_conventions(labelled):
     assert set(train["tracklet_id"]).isdisjoint(test["tracklet_id"])  # no tracklet in two splits
     assert train["pid"].tolist() == [0] * 4 and train["identity"].eq("town_A_t0000").all()
     labelled_test = test[test["pid"] > 0]
-    assert dict(zip(labelled_test["identity"], labelled_test["pid"])) == {
+    assert dict(zip(labelled_test["identity"], labelled_test["pid"], strict=False)) == {
         "city/c1": 1,
         "town/p1": 2,
     }
@@ -93,10 +65,13 @@ def test_release_splits_follow_market_conventions(labelled):
     }  # distractors
     assert test.loc[test["pid"] == 0, "identity"].isna().all()
     # One query per identity per camera, for identities seen by >= 2 cameras (c1 only at C: none).
-    assert sorted(zip(query["identity"], query["camera"])) == [("town/p1", "A"), ("town/p1", "B")]
+    assert sorted(zip(query["identity"], query["camera"], strict=False)) == [
+        ("town/p1", "A"),
+        ("town/p1", "B"),
+    ]
     assert (query["y2"] - query["y1"]).tolist() == [76.0, 76.0]  # the largest crop of each camera
     assert sorted(gallery["crop_path"]) == sorted(set(test["crop_path"]) - set(query["crop_path"]))
-    assert sorted(set(zip(test["camid"], test["location"], test["camera"]))) == [
+    assert sorted(set(zip(test["camid"], test["location"], test["camera"], strict=False))) == [
         (0, "city", "C"),
         (1, "town", "A"),
         (2, "town", "B"),
@@ -170,32 +145,6 @@ def test_labels_of_changed_tracklets_are_refused(labelled):
         create_release(labelled, "v1")
 
 
-def test_dataset_card_states_the_thesis_statistics(demo_run, tmp_path):
-    config, _ = demo_run
-    workspace = tmp_path / "ws"
-    shutil.copytree(config.workspace, workspace)
-    # The demo's own split (another test may have left the shared workspace split differently).
-    run_pipeline(load_pipeline(config.source, workspace), stages=("split",), log=lambda line: None)
-    release = create_release(workspace, "demo-1")
-    card = (release / "README.md").read_text()
-    train = pd.read_parquet(release / "train.parquet")
-    hours = pd.read_parquet(workspace / "manifests" / "videos")["duration_s"].sum() / 3600
-    assert (
-        f"| **radeberg** | 1 camera(s) | {hours:.2f} | {len(train)} | {train['pid'].nunique()} |"
-        in card
-    )
-    assert f"|  | cam1 | {hours:.2f} | {len(train)} | {train['pid'].nunique()} |" in card
-    assert "No label version" in card and "yolox_onnx:yolox_nano.onnx@sha256:695e750a" in card
-    assert '"max_aspect_ratio": 0.75' in card  # the pipeline's parameters
-    for figure in ("tracklet_length.png", "crops_per_identity.png"):
-        assert f"(figures/{figure})" in card
-        assert (release / "figures" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    meta = json.loads((release / "release.json").read_text())
-    crops = pd.read_parquet(workspace / "manifests" / "crops")
-    assert meta["counts"]["train"]["images"] == len(train) == (crops["split"] == "train").sum() > 0
-    assert meta["labels"] is None
-
-
 def test_pull_market1501_is_read_by_torchreids_parser(labelled, tmp_path):
     release = create_release(labelled, "v1")
     market = tmp_path / "market"
@@ -252,7 +201,7 @@ def test_market1501_refuses_more_than_six_cameras_and_msmt_takes_them(tmp_path):
     assert sorted(camid for _, _, camid in query) == list(range(12)) and {
         pid for _, pid, _ in query
     } == {1}
-    for path, pid, camid in train + query + gallery:
+    for path, _pid, _camid in train + query + gallery:
         assert Path(path).is_file()
     manifest = pd.read_parquet(msmt / "train.parquet").set_index("image")
     for path, pid, camid in train:

@@ -1,14 +1,16 @@
-"""The asset registry: seeding with hash checks, and a clear error when offline with nothing to seed from."""
+"""The asset registry: seeding with hash checks, and a clear error when offline with nothing to seed
+from."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from conftest import SHARED_ASSETS
+from support import SHARED_ASSETS
 
 from cyclist_dataset.errors import AssetError
 from cyclist_dataset.io import assets
+from cyclist_dataset.io.hashing import sha256_of
 
 NAME = "models/coco_classes.txt"
 
@@ -16,6 +18,9 @@ NAME = "models/coco_classes.txt"
 @pytest.fixture
 def empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(
+        assets.MIRROR_ENV, raising=False
+    )  # nothing seeds itself behind the test's back
     monkeypatch.setattr(assets, "_verified", set())
     return tmp_path / "cache"
 
@@ -26,7 +31,7 @@ def test_registry_pins_every_shared_asset_by_commit_and_hash():
         assert len(asset.sha256) == 64
         local = SHARED_ASSETS / asset.name
         if local.is_file():
-            assert assets.sha256_of(local) == asset.sha256, asset.name
+            assert sha256_of(local) == asset.sha256, asset.name
 
 
 def test_seed_copies_and_verifies(empty_cache):

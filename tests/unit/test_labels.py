@@ -15,7 +15,7 @@ import typer
 from synthetic_workspace import town
 from typer.testing import CliRunner
 
-from cyclist_dataset.cli.dataset import labels_app, pull, release_app
+from cyclist_dataset.cli import app as cli
 from cyclist_dataset.dataset.labels import export_package, import_labels, list_versions
 from cyclist_dataset.errors import UserError
 
@@ -23,12 +23,8 @@ HEADER = "location,camera,tracklet_id,identity\n"
 
 
 def cli_app() -> typer.Typer:
-    """The commands registered as cli.py registers them."""
-    app = typer.Typer()
-    app.add_typer(labels_app, name="labels")
-    app.add_typer(release_app, name="release")
-    app.command("pull")(pull)
-    return app
+    """The command line's app, every command registered."""
+    return cli
 
 
 def digests(folder: Path) -> dict[str, str]:

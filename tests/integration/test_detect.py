@@ -10,20 +10,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CYCLIST_VIDEO, REPO
+from support import CYCLIST_VIDEO, REPO
 
-from cyclist_dataset.core.config import DetectConfig, load_pipeline
+from cyclist_dataset.core.config import FasterRcnnConfig, RuntimeConfig, YoloxConfig, load_pipeline
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io import assets, video
-from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.io.hashing import sha256_of
+from cyclist_dataset.pipeline.run import run_pipeline
 from cyclist_dataset.stages.detect import detect_frames, make_detector
 from cyclist_dataset.stages.detect.pairing import pair_riders
 from cyclist_dataset.stages.detect.yolox import choose_providers
 
 REFERENCE = json.loads(
-    (Path(__file__).parent / "fixtures" / "radeberg_cyclist_reference_boxes.json").read_text()
+    (REPO / "tests" / "fixtures" / "radeberg_cyclist_reference_boxes.json").read_text()
 )
-YOLOX = DetectConfig(backend="yolox_onnx")
+YOLOX = YoloxConfig()
 
 
 def iou(a, b) -> float:
@@ -87,7 +88,8 @@ def test_sampling_picks_frames_by_timestamp(asset_cache):
     path = assets.path("footage/radeberg/Testvideo_Cars-Cyclist_FR20_2020-01-01_00-00-00.mp4")
     picked = [f.timestamp_s for f in video.frames(path, 20.0, sample_fps=5.0)]
     assert picked == pytest.approx([i * 0.2 for i in range(15)])
-    # A rate that does not divide the frame rate: the first frame at or after each k / 7 s, no drift.
+    # A rate that does not divide the frame rate: the first frame at or after each k / 7 s, no
+    # drift.
     picked = [f.timestamp_s for f in video.frames(path, 20.0, sample_fps=7.0)]
     assert len(picked) == 21
     for k, t in enumerate(picked):
@@ -185,8 +187,7 @@ def test_providers_never_default_to_azure():
 
 def test_decoding_runs_ahead_in_a_thread_and_errors_reach_the_consumer():
     def slow_source():
-        for i in range(3):
-            yield i
+        yield from range(3)
         raise RuntimeError("decoder broke")
 
     received = []
@@ -196,7 +197,8 @@ def test_decoding_runs_ahead_in_a_thread_and_errors_reach_the_consumer():
     assert received == [0, 1, 2]
 
     # The producer runs ahead while the consumer still holds an item (decoding overlaps inference),
-    # and never more than ``depth`` items ahead (memory stays bounded). Checked by events, not timing.
+    # and never more than ``depth`` items ahead (memory stays bounded). Checked by events, not
+    # timing.
     produced = []
     ran_ahead = threading.Event()
 
@@ -232,13 +234,12 @@ def test_faster_rcnn_runs_through_the_pipeline_from_a_local_checkpoint(tmp_path)
     config = config.model_copy(
         update={
             "videos": config.videos[:1],
-            "detect": DetectConfig(
-                backend="faster_rcnn",
+            "detect": FasterRcnnConfig(
                 architecture="fasterrcnn_mobilenet_v3_large_320_fpn",
                 weights=str(checkpoint),
                 sample_fps=2.0,
-                batch_size=2,
             ),
+            "runtime": RuntimeConfig(batch_size=2),
         }
     )
     assert not run_pipeline(config, ("ingest", "detect"), log=lambda line: None).failed
@@ -246,9 +247,9 @@ def test_faster_rcnn_runs_through_the_pipeline_from_a_local_checkpoint(tmp_path)
     params = json.loads(pq.read_schema(target).metadata[b"cyclist_dataset.params"])
     assert params["model"] == (
         "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn:file=mobilenet320.pth"
-        f"@sha256:{assets.sha256_of(checkpoint)}"
+        f"@sha256:{sha256_of(checkpoint)}"
     )
-    assert params["weights_sha256"] == assets.sha256_of(checkpoint)
+    assert params["weights_sha256"] == sha256_of(checkpoint)
 
 
 def test_config_and_backend_agree_on_architectures():

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import trackeval
 import typer
-from conftest import SHARED_ASSETS
+from support import SHARED_ASSETS
 from typer.testing import CliRunner
 
 from cyclist_dataset.cli.tracking import eval_tracks, track_mot
@@ -22,11 +22,10 @@ from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.mot import (
     format_mot,
     read_mot,
-    track_detections,
-    tracklets_to_mot,
     write_mot,
 )
 from cyclist_dataset.tools.track_eval import choose_benchmark, evaluate
+from cyclist_dataset.tools.track_mot import track_detections, tracklets_to_mot
 
 MOT = SHARED_ASSETS / "mot"
 MOT17_FILES = sorted((MOT / "MOT17-mini").glob("*/gt/gt.txt")) + sorted(

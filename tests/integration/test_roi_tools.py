@@ -1,4 +1,5 @@
-"""ROI tooling on the real Radeberg camera: `roi preview` draws the truth, `roi check` finds problems."""
+"""ROI tooling on the real Radeberg camera: `roi preview` draws the truth, `roi check` finds
+problems."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shutil
 
 import cv2
 import numpy as np
-from conftest import DEMO, REPO, cli
+from support import DEMO, REPO, cli
 
 from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.tools.roi_preview import INCLUDE, KEPT, preview_frame
@@ -42,7 +43,7 @@ def test_preview_shows_roi_and_kept_cyclist_over_the_real_frame(tmp_path):
     # ...and the cyclist's box is drawn green (kept) where the detector finds it.
     config = load_pipeline(DEMO)
     _, found, reasons = preview_frame(config, "cam1", *NEAR_CYCLIST)
-    kept = [box for box, reason in zip(found.xyxy, reasons) if reason is None]
+    kept = [box for box, reason in zip(found.xyxy, reasons, strict=False) if reason is None]
     assert len(kept) == 1
     x1, y1, x2, y2 = kept[0].round().astype(int)
     edge = image[y1:y2, x1 - 1 : x1 + 2].reshape(-1, 3)

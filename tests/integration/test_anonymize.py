@@ -23,20 +23,20 @@ from typer.testing import CliRunner
 
 from cyclist_dataset.cli.anonymize import anonymize_video, audit_privacy
 from cyclist_dataset.core import schemas
-from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, DetectConfig
+from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, YoloxConfig
 from cyclist_dataset.io import assets, video
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.anonymize import (
     Anonymizer,
-    _bounded_map,
     blur,
     blur_window,
-    carry_faces,
     crop_file_name,
     write_crops,
 )
-from cyclist_dataset.stages.anonymize.audit import Auditor, audit_video
+from cyclist_dataset.stages.anonymize.audit import Auditor
+from cyclist_dataset.stages.anonymize.crops import _bounded_map, carry_faces
 from cyclist_dataset.stages.anonymize.faces import make_face_detector
+from cyclist_dataset.tools.privacy_audit import audit_video
 
 INTEL = "footage/intel/one-by-one-person-detection.mp4"
 SEGMENT = range(760, 872)  # frames 76.0-87.1 s of the intel clip: faces in profile
@@ -62,14 +62,15 @@ def write_segment(target: Path, frames: range, step: int = 1) -> Path:
 
 @pytest.fixture(scope="session")
 def intel_people() -> list[dict]:
-    """Person detections (YOLOX-nano, score >= 0.4) in every 4th frame of the segment, with their crops."""
+    """Person detections (YOLOX-nano, score >= 0.4) in every 4th frame of the segment, with their
+    crops."""
     from cyclist_dataset.stages import detect
 
-    detector = detect.make_detector(DetectConfig(backend="yolox_onnx", classes=("person",)))
+    detector = detect.make_detector(YoloxConfig(classes=("person",)))
     people = []
     for frame in video.frames(assets.path(INTEL), 10.0, wanted=set(SEGMENT[::4])):
         found = detector.detect_prepared([detector.prepare(frame.image)])[0]
-        for box, score in zip(found.xyxy, found.score):
+        for box, score in zip(found.xyxy, found.score, strict=False):
             if score < 0.4:
                 continue
             x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -153,15 +154,16 @@ def test_yunet_as_a_second_face_detector(intel_people):
     counts_both = [len(both.find_faces(p["crop"])) for p in intel_people[:12]]
     counts_one = [len(one.find_faces(p["crop"])) for p in intel_people[:12]]
     assert all(
-        b >= o for b, o in zip(counts_both, counts_one)
+        b >= o for b, o in zip(counts_both, counts_one, strict=False)
     )  # the union of both detectors' boxes
     assert sum(counts_both) > sum(counts_one)
     assert [d.split(":")[0] for d in both.params["face"]["detectors"]] == ["centerface", "yunet"]
 
 
 def test_blur_strength_is_size_invariant(intel_people):
-    """The same people at 128 and 384 px height, each blurred with its own window (5 and 15 px): equally
-    sharp when compared at one size; the 128 px window on the large crop would leave it much sharper."""
+    """The same people at 128 and 384 px height, each blurred with its own window (5 and 15 px):
+    equally sharp when compared at one size; the 128 px window on the large crop would leave it much
+    sharper."""
     config = AnonymizeConfig()
 
     def at_height(image: np.ndarray, height: int) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -15,13 +16,15 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, DEMO, REPO
+from support import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, DEMO, REPO
 
 from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.core.geometry import clip_box
 from cyclist_dataset.io import video
 from cyclist_dataset.pipeline import unit as runner
-from cyclist_dataset.pipeline.unit import run_pipeline
-from cyclist_dataset.stages.anonymize import blur, clip_box, faces
+from cyclist_dataset.pipeline.run import run_pipeline
+from cyclist_dataset.pipeline.unit import STAGE_NAMES
+from cyclist_dataset.stages.anonymize import blur, faces
 from cyclist_dataset.tools.report import MANIFESTS
 
 SORT_KEYS = {
@@ -147,7 +150,8 @@ def test_every_crop_on_disk_is_blurred(demo_run):
                 assert sharpness < 0.75 * raw_sharpness, row.crop_path  # edges (faces) are softened
                 assert row.audit_passed, row.crop_path
                 if anonymization["audit"]["escalations"] > 0:
-                    continue  # the audit found a face and blurred this crop harder: no plain median any more
+                    # the audit found a face and blurred this crop harder: no plain median any more
+                    continue
                 to_raw = np.abs(written.astype(float) - raw).mean()
                 to_blurred = np.abs(
                     written.astype(float) - blur(raw, "median", anonymization["window_px"])
@@ -245,3 +249,50 @@ def test_new_face_model_redoes_only_the_crops(demo_run, tmp_path, monkeypatch):
     report = run_pipeline(copy, log=lambda line: None)
     assert not report.failed
     assert sorted(stage for stage, _ in report.done) == ["anonymize", "split"]
+
+
+def _copy(config, tmp_path, video_ids):
+    shutil.copytree(config.workspace, tmp_path / "ws", ignore=shutil.ignore_patterns(".lock"))
+    return config.model_copy(
+        update={
+            "workspace": tmp_path / "ws",
+            "videos": tuple(v for v in config.videos if v.video_id in video_ids),
+        }
+    )
+
+
+def test_a_deleted_crop_redoes_that_videos_crops_and_split_only(demo_run, tmp_path):
+    """A result is fresh only while the files it lists are on disk: one crop deleted by hand (or
+    lost with a disk) redoes exactly its video's anonymize and split results, nothing upstream."""
+    config, _ = demo_run
+    copy = _copy(config, tmp_path, {v.video_id for v in config.videos})
+    crops = sorted((copy.workspace / "crops").rglob("*.jpg"))
+    lost = next(p for p in crops if CYCLIST_VIDEO in p.name)
+    expected = lost.read_bytes()
+    lost.unlink()
+    report = run_pipeline(copy, log=lambda line: None)
+    assert not report.failed
+    assert sorted(report.done) == [("anonymize", CYCLIST_VIDEO), ("split", CYCLIST_VIDEO)]
+    assert lost.read_bytes() == expected  # the same pixels again
+    assert run_pipeline(copy, log=lambda line: None).done == []
+
+
+def test_a_replaced_video_redoes_everything_and_a_touched_one_nothing(demo_run, tmp_path):
+    """The video's content hash is part of the ingest fingerprint: new bytes under the same path
+    redo every stage of that video; a new mtime alone re-reads the file once and redoes nothing
+    else."""
+    config, _ = demo_run
+    first, second = (v for v in config.videos if v.video_id in CARS_ONLY_VIDEOS[:2])
+    clip = tmp_path / "clip_2020-02-20_13-00-00.mp4"
+    shutil.copy(first.source_path(), clip)
+    local = first.model_copy(update={"asset": None, "path": clip, "id": "clip"})
+    copy = config.model_copy(update={"workspace": tmp_path / "ws", "videos": (local,)})
+    assert not run_pipeline(copy, log=lambda line: None).failed
+
+    os.utime(clip, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched: same bytes
+    report = run_pipeline(copy, log=lambda line: None)
+    assert report.done == [("ingest", "clip")] and len(report.skipped) == 5
+
+    shutil.copy(second.source_path(), clip)  # replaced: other bytes, same path
+    report = run_pipeline(copy, log=lambda line: None)
+    assert [stage for stage, _ in report.done] == list(STAGE_NAMES)

@@ -7,21 +7,21 @@ import shapely
 from filterpy.kalman import KalmanFilter
 
 from cyclist_dataset.core import schemas
-from cyclist_dataset.core.config import FilterConfig
+from cyclist_dataset.core.config import FilterConfig, TrackConfig
 from cyclist_dataset.core.roi import Roi
-from cyclist_dataset.stages import track as trk
 from cyclist_dataset.stages.track import (
-    TrackConfig,
     Tracklet,
-    _Track,
+    association,
     detector_frames,
     interpolate_gaps,
     low_score_candidates,
-    predicted_boxes,
     summarize_tracklets,
     track_video,
 )
+from cyclist_dataset.stages.track import kalman as trk
 from cyclist_dataset.stages.track import track as track_result
+from cyclist_dataset.stages.track.association import OpenTrack
+from cyclist_dataset.stages.track.kalman import predicted_boxes
 
 
 def track(*args, **kwargs) -> list[Tracklet]:
@@ -190,14 +190,14 @@ def test_rejected_kalman_candidates_leave_filter_untouched():
 
 
 def test_prediction_is_in_seconds_and_side_effect_free():
-    tr = _Track(0, 0.0, [0.0, 0.0, 100.0, 200.0])
+    tr = OpenTrack(1, 0, 0.0, [0.0, 0.0, 100.0, 200.0])
     for k in range(1, 10):  # 160 px/s, sampled at 20 fps
         tr.add(k, k * 0.05, [8.0 * k, 0.0, 100.0 + 8.0 * k, 200.0], stationary=False)
-    x, p = list(tr.x), [list(b) if isinstance(b, list) else b for b in tr.p]
+    x, p = list(tr.kf.x), [list(b) if isinstance(b, list) else b for b in tr.kf.p]
     np.testing.assert_allclose(
-        predicted_boxes(np.array([tr.state()]), 1.0)[0], [160.0, 0.0, 260.0, 200.0], atol=1.0
+        predicted_boxes(np.array([tr.kf.state()]), 1.0)[0], [160.0, 0.0, 260.0, 200.0], atol=1.0
     )
-    assert tr.x == x and tr.p == p
+    assert tr.kf.x == x and tr.kf.p == p
 
 
 class FilterpyTrack:
@@ -208,13 +208,13 @@ class FilterpyTrack:
         s0 = z[2]
         self.kf = KalmanFilter(dim_x=7, dim_z=4)
         self.kf.H = np.eye(4, 7)
-        meas = [trk._POS_STD**2, trk._POS_STD**2, (trk._AREA_STD_REL * s0) ** 2, trk._ASPECT_STD**2]
+        meas = [trk.POS_STD**2, trk.POS_STD**2, (trk.AREA_STD_REL * s0) ** 2, trk.ASPECT_STD**2]
         self.kf.R = np.diag(meas)
         self.kf.P = np.diag(
-            meas + [trk._VEL_STD**2, trk._VEL_STD**2, (trk._AREA_RATE_STD_REL * s0) ** 2]
+            meas + [trk.VEL_STD**2, trk.VEL_STD**2, (trk.AREA_RATE_STD_REL * s0) ** 2]
         )
         self.kf.x[:4, 0] = z
-        self.q = [trk._ACC_STD**2, trk._ACC_STD**2, (trk._AREA_ACC_STD_REL * s0) ** 2]
+        self.q = [trk.ACC_STD**2, trk.ACC_STD**2, (trk.AREA_ACC_STD_REL * s0) ** 2]
 
     @staticmethod
     def z(box: np.ndarray) -> np.ndarray:
@@ -232,7 +232,7 @@ class FilterpyTrack:
                 q * dt**2 / 2,
                 q * dt,
             )
-        Q[3, 3] = trk._ASPECT_WALK_STD**2 * dt
+        Q[3, 3] = trk.ASPECT_WALK_STD**2 * dt
         if self.kf.x[2, 0] + self.kf.x[6, 0] * dt <= 0:
             self.kf.x[6, 0] = 0.0
         self.kf.predict(F=F, Q=Q)
@@ -242,7 +242,7 @@ class FilterpyTrack:
 def test_scalar_kalman_filter_equals_filterpy():
     rng = np.random.default_rng(1)
     box = np.array([100.0, 50.0, 160.0, 190.0])
-    ours, reference = _Track(0, 0.0, box.tolist()), FilterpyTrack(box)
+    ours, reference = OpenTrack(1, 0, 0.0, box.tolist()), FilterpyTrack(box)
     t = 0.0
     for k in range(1, 60):
         dt = float(rng.choice([0.05, 0.1, 0.3]))
@@ -252,13 +252,13 @@ def test_scalar_kalman_filter_equals_filterpy():
         box = box + [8.0, 2.0, 8.0 + 60 * grow, 2.0 + 140 * grow] + rng.normal(0, 2.0, 4)
         ours.add(k, t, box.tolist(), stationary=False)
         reference.add(dt, box)
-        np.testing.assert_allclose(ours.x, reference.kf.x[:, 0], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(ours.kf.x, reference.kf.x[:, 0], rtol=1e-9, atol=1e-6)
         P = reference.kf.P
         for i in range(3):
             np.testing.assert_allclose(
-                ours.p[i], [P[i, i], P[i, i + 4], P[i + 4, i + 4]], rtol=1e-9, atol=1e-9
+                ours.kf.p[i], [P[i, i], P[i, i + 4], P[i + 4, i + 4]], rtol=1e-9, atol=1e-9
             )
-        np.testing.assert_allclose(ours.p[3], P[3, 3], rtol=1e-9)
+        np.testing.assert_allclose(ours.kf.p[3], P[3, 3], rtol=1e-9)
         off_block = P.copy()
         for i in range(3):
             off_block[[i, i, i + 4, i + 4], [i, i + 4, i, i + 4]] = 0
@@ -403,7 +403,12 @@ def rider_with_a_dip() -> pa.Table:
     score[10:22] = 0.3
     reason = [None if s > 0.5 else "score" for s in score]
     keep = (np.arange(40) < 28) | (np.arange(40) > 30)
-    t, b, score, reason = t[keep], b[keep], score[keep], [r for r, k in zip(reason, keep) if k]
+    t, b, score, reason = (
+        t[keep],
+        b[keep],
+        score[keep],
+        [r for r, k in zip(reason, keep, strict=False) if k],
+    )
     t, b = np.r_[t, 1.5], np.vstack([b, [800.0, 0.0, 810.0, 100.0]])
     return detections_table(t, b, np.r_[score, 0.3], reason + ["score"], np.arange(len(t)) % 2 == 0)
 
@@ -569,13 +574,13 @@ def random_scene(
 def test_pairwise_and_vectorized_matching_agree(monkeypatch, seed):
     t, b, low = random_scene(seed)
     config = TrackConfig(low_score_min=0.1, min_pickup_s=0.0)
-    monkeypatch.setattr(trk, "_SMALL_FRAME", 0)  # always vectorized
+    monkeypatch.setattr(association, "SMALL_FRAME", 0)  # always vectorized
     vectorized = track_result(t, b, config, low_score=low).tracklets
-    monkeypatch.setattr(trk, "_SMALL_FRAME", 10**9)  # always pair by pair
+    monkeypatch.setattr(association, "SMALL_FRAME", 10**9)  # always pair by pair
     pairwise = track_result(t, b, config, low_score=low).tracklets
     assert len(vectorized) > 10
     assert [(x.rows.tolist(), x.matched.tolist()) for x in vectorized] == [
         (x.rows.tolist(), x.matched.tolist()) for x in pairwise
     ]
-    for x, y in zip(vectorized, pairwise):
+    for x, y in zip(vectorized, pairwise, strict=False):
         np.testing.assert_array_equal(x.kf_xyxy, y.kf_xyxy)

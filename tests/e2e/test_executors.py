@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import DEMO
+from support import DEMO
 
 from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.pipeline.executors import LocalExecutor, make_executor
-from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.pipeline.run import run_pipeline
 
 
 def test_two_local_processes_give_the_in_process_results(demo_run, tmp_path):

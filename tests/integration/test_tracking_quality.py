@@ -1,4 +1,5 @@
-"""Tracking quality on the real pipeline output: the demo run on the Radeberg clips with YOLOX-nano."""
+"""Tracking quality on the real pipeline output: the demo run on the Radeberg clips with
+YOLOX-nano."""
 
 from __future__ import annotations
 
@@ -10,18 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, REPO
+from support import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, REPO
 
 from cyclist_dataset.core import schemas
+from cyclist_dataset.core.geometry import iou_matrix
 from cyclist_dataset.core.roi import load_roi
 from cyclist_dataset.io import assets, video
 from cyclist_dataset.io.workspace import PARAMS_KEY
-from cyclist_dataset.stages.track import (
-    detector_frames,
-    iou_matrix,
-    summarize_tracklets,
-    track_video,
-)
+from cyclist_dataset.stages.track import detector_frames, summarize_tracklets, track_video
 
 NEAR_CYCLIST_VIDEO = "Testvideo_FR20_2020-02-20_13-11-00"
 REFERENCE = json.loads(

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO
-from test_release import market_process_dir
+from support import REPO
+from torchreid_parsers import market_process_dir
 
 import cyclist_dataset
 from cyclist_dataset.core import schemas
@@ -28,7 +28,7 @@ from cyclist_dataset.dataset.labels import export_package, import_labels, list_v
 from cyclist_dataset.dataset.pull import pull
 from cyclist_dataset.dataset.release import create_release, verify_release
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.pipeline.run import run_pipeline
 
 PIPELINE = REPO / "pipelines" / "multicam_lab.toml"
 LABELS = REPO / "tests" / "fixtures" / "multicam_labels.csv"
@@ -126,8 +126,8 @@ def test_export_gives_a_package_of_every_tracklet(workspace, tmp_path):
     for row in exported:
         assert (package / "sheets" / f"{row['tracklet_id']}.png").is_file()
         assert (package / row["representative_crop"]).is_file() and row["identity"] == ""
-    # The eye's labels were made on this package (as the pipeline made it then): the current tracklets
-    # still hold nearly all of the labelled crops, or the fixture needs relabelling.
+    # The eye's labels were made on this package (as the pipeline made it then): the current
+    # tracklets still hold nearly all of the labelled crops, or the fixture needs relabelling.
     _, share = carried_labels(workspace, tmp_path / "labels.csv")
     assert share >= 0.9, (
         f"only {share:.0%} of the labelled crops are still made; relabel the fixture"
@@ -167,14 +167,14 @@ def test_labels_import_release_and_pull(workspace, tmp_path):
     first = test.drop_duplicates("tracklet_id")
     got = {
         t: i.split("/")[1] if isinstance(i, str) else None
-        for t, i in zip(first["tracklet_id"], first["identity"])
+        for t, i in zip(first["tracklet_id"], first["identity"], strict=False)
     }
     assert got == expected
     assert set(test.loc[test["pid"] == 0, "tracklet_id"]) == {
         t for t, i in expected.items() if i is None
     }
     query = cyclist_dataset.load_split(release, "query")
-    assert sorted(zip(query["identity"], query["camera"])) == [
+    assert sorted(zip(query["identity"], query["camera"], strict=False)) == [
         (f"multicam_lab/{p}", c) for p in ("p1", "p2") for c in CAMERAS
     ]
     assert cyclist_dataset.load_split(release, "train").empty
@@ -204,7 +204,9 @@ def test_the_fixture_file_imports_as_it_is_on_the_tracklets_it_was_made_for(tmp_
         | {
             "crop_path": [
                 f"crops/multicam_lab/{c}/{t}/{f}.jpg"
-                for t, c, f in zip(old["tracklet_id"], old["camera"], old["frame_index"])
+                for t, c, f in zip(
+                    old["tracklet_id"], old["camera"], old["frame_index"], strict=False
+                )
             ],
             "location": ["multicam_lab"] * n,
             "camera": old["camera"].tolist(),
@@ -229,9 +231,9 @@ def test_the_fixture_file_imports_as_it_is_on_the_tracklets_it_was_made_for(tmp_
     version = import_labels(workspace, LABELS, overlapping_views=True)
     labels = version.labels
     assert len(labels) == 17 and set(labels["identity"]) == {"p1", "p2"}
-    assert set(zip(labels["identity"], labels["camera"])) == {
+    assert set(zip(labels["identity"], labels["camera"], strict=False)) == {
         (p, c) for p in ("p1", "p2") for c in CAMERAS
     }
-    assert dict(zip(labels["tracklet_id"], labels["identity"])) == {
+    assert dict(zip(labels["tracklet_id"], labels["identity"], strict=False)) == {
         t: r["identity"] for t, r in rows.items() if r["identity"]
     }

@@ -1,5 +1,5 @@
-"""The Ray executor on a local Ray instance (2 CPUs): same results as the local executor, also after a
-worker is killed in the middle of a unit."""
+"""The Ray executor on a local Ray instance (2 CPUs): same results as the local executor, also after
+a worker is killed in the middle of a unit."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import hashlib
 
 import pandas as pd
 import pytest
-from conftest import DEMO
+from support import DEMO
 
 from cyclist_dataset.core.config import load_pipeline
-from cyclist_dataset.pipeline.unit import run_pipeline
+from cyclist_dataset.pipeline.run import run_pipeline
 
 ray = pytest.importorskip(
     "ray", reason="the Ray executor is an optional extra: pip install 'cyclist-dataset[ray]'"

@@ -14,6 +14,8 @@ import pytest
 import torch
 
 from cyclist_dataset.errors import UserError
+from cyclist_dataset.io import assets
+from cyclist_dataset.io.hashing import sha256_of
 from cyclist_dataset.stages.detect import faster_rcnn
 from cyclist_dataset.stages.detect.faster_rcnn import (
     ARCHITECTURES,
@@ -23,18 +25,14 @@ from cyclist_dataset.stages.detect.faster_rcnn import (
 )
 
 LIGHT = "fasterrcnn_mobilenet_v3_large_320_fpn"
-VIDEO = Path(
-    "/work/shared/assets/footage/radeberg/Testvideo_Cars-Cyclist_FR20_2020-01-01_00-00-00.mp4"
-)
+VIDEO = "footage/radeberg/Testvideo_Cars-Cyclist_FR20_2020-01-01_00-00-00.mp4"
 RIDER_BOX = (200, 128, 260, 240)  # roughly where the cyclist is in frame 30
 
 
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
     """Frames 30 and 31 of the cyclist clip: 600x800 BGR, a rider near RIDER_BOX."""
-    if not VIDEO.is_file():
-        pytest.skip(f"footage not found: {VIDEO}")
-    capture = cv2.VideoCapture(str(VIDEO))
+    capture = cv2.VideoCapture(str(assets.path(VIDEO)))
     capture.set(cv2.CAP_PROP_POS_FRAMES, 30)
     images = [capture.read()[1] for _ in range(2)]
     capture.release()
@@ -180,7 +178,7 @@ def test_local_checkpoint_round_trip(tmp_path: Path, frames: list[np.ndarray]) -
     torch.save(original.model.state_dict(), path)
     loaded = FasterRcnnDetector(LIGHT, path, score_min=0.3, device="cpu")
     assert loaded.identity.startswith(f"torchvision:{LIGHT}:file=mine.pth@sha256:")
-    assert loaded.identity.endswith(faster_rcnn.assets.sha256_of(path))
+    assert loaded.identity.endswith(sha256_of(path))
     (a,), (b,) = original.detect(frames[:1]), loaded.detect(frames[:1])
     assert len(a) > 0
     np.testing.assert_array_equal(a.xyxy, b.xyxy)

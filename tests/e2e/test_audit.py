@@ -1,4 +1,5 @@
-"""The privacy audit on real runs: kill a run while it writes crops, then scan every file on disk."""
+"""The privacy audit on real runs: kill a run while it writes crops, then scan every file on
+disk."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
-from conftest import DEMO, REPO
+from support import DEMO, REPO
 from test_anonymize import cli_app, write_segment
 from typer.testing import CliRunner
 
 from cyclist_dataset.core.config import load_pipeline
-from cyclist_dataset.pipeline.unit import run_pipeline
-from cyclist_dataset.stages.anonymize.audit import audit_workspace
+from cyclist_dataset.pipeline.run import run_pipeline
+from cyclist_dataset.tools.privacy_audit import audit_workspace
 
 PIPELINE = """
 workspace = "workspace"
@@ -86,8 +87,9 @@ def kill_once_crops_appear(pipeline: Path, workspace: Path) -> None:
     crops = workspace / "crops"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None:
-        # Wait for a finished crop (renamed into place), not just an empty temporary file, so that the
-        # scan below always has at least one image to audit; temporary files on disk are scanned too.
+        # Wait for a finished crop (renamed into place), not just an empty temporary file, so that
+        # the scan below always has at least one image to audit; temporary files on disk are
+        # scanned too.
         if crops.is_dir() and any(
             p.is_file() and not p.name.startswith(".") for p in crops.rglob("*")
         ):

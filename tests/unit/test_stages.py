@@ -11,8 +11,9 @@ import shapely
 
 from cyclist_dataset.core.config import AnonymizeConfig, FilterConfig
 from cyclist_dataset.core.detections import Detections
+from cyclist_dataset.core.geometry import clip_box
 from cyclist_dataset.core.roi import Roi, load_roi
-from cyclist_dataset.stages.anonymize import anonymize_crop, blur_window, clip_box
+from cyclist_dataset.stages.anonymize import anonymize_crop, blur_window
 from cyclist_dataset.stages.filter import drop_reasons
 
 SQUARE = Roi(shapely.box(100, 100, 300, 300), 400, 400)
@@ -67,7 +68,7 @@ def test_filter_rules_and_their_order():
 
 
 def test_real_roi_keeps_the_road_and_drops_the_sidewalks():
-    roi = load_roi(__import__("conftest").REPO / "roi_definitions" / "radeberg" / "cam1.json")
+    roi = load_roi(__import__("support").REPO / "roi_definitions" / "radeberg" / "cam1.json")
     road = np.array([[400, 300], [170, 240], [560, 430]])
     sidewalks = np.array(
         [[30, 180], [780, 150], [300, 90]]
