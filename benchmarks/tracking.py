@@ -221,9 +221,8 @@ def mot_rows(
     return tracks_frame(frame[rows], ids, xyxy[rows], np.ones(len(rows)))
 
 
-Tracker = Callable[
-    [np.ndarray, float, np.ndarray, np.ndarray], pd.DataFrame
-]  # (frame, fps, xyxy, low) -> rows
+# (frame, fps, xyxy, low) -> rows
+Tracker = Callable[[np.ndarray, float, np.ndarray, np.ndarray], pd.DataFrame]
 
 
 def ours(config: TrackConfig) -> Tracker:
@@ -253,9 +252,8 @@ def ours(config: TrackConfig) -> Tracker:
 
 def greedy(config: TrackConfig) -> Tracker:
     def run(frame: np.ndarray, fps: float, xyxy: np.ndarray, low: np.ndarray) -> pd.DataFrame:
-        rows = np.flatnonzero(
-            ~low
-        )  # Algorithm 1 has no second pass: low-score boxes are not given to it
+        # Algorithm 1 has no second pass: low-score boxes are not given to it
+        rows = np.flatnonzero(~low)
         tracklets = track_greedy((frame[rows] - 1) / fps, xyxy[rows], config)
         return mot_rows([(t.number, rows[t.matched]) for t in tracklets], frame, xyxy)
 
@@ -387,9 +385,8 @@ def run_case(case: Case, tracker: Tracker, low_score_min: float | None) -> dict:
 
 
 def quality(synthetic: Stream) -> None:
-    thesis = TrackConfig(
-        gate_on_prediction=False, max_gap_s=0.0, min_boxes=1
-    )  # Table II and MATCHBOXES only
+    # Table II and MATCHBOXES only
+    thesis = TrackConfig(gate_on_prediction=False, max_gap_s=0.0, min_boxes=1)
     trackers = {
         "greedy Alg. 1": (greedy(thesis), None),
         "ours, thesis gate, no gaps": (ours(thesis), None),

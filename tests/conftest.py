@@ -25,9 +25,8 @@ def asset_cache() -> Path:
     (hash-checked) when first used. Without the mirror, assets must already be cached
     (`make assets`)."""
     if SHARED_ASSETS.is_dir():
-        os.environ[assets.MIRROR_ENV] = str(
-            SHARED_ASSETS
-        )  # subprocesses and Ray workers inherit it
+        # subprocesses and Ray workers inherit it
+        os.environ[assets.MIRROR_ENV] = str(SHARED_ASSETS)
     elif assets.missing():
         pytest.fail(
             f"no {SHARED_ASSETS} to seed from, and assets are missing from {assets.cache_dir()}: "

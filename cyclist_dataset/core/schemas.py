@@ -38,9 +38,8 @@ VIDEOS = pa.schema(
         pa.field("video_id", pa.string(), nullable=False),
         pa.field("location", pa.string(), nullable=False),
         pa.field("camera", pa.string(), nullable=False),
-        pa.field(
-            "source", pa.string(), nullable=False
-        ),  # asset name or path as given in the pipeline
+        # asset name or path as given in the pipeline
+        pa.field("source", pa.string(), nullable=False),
         pa.field("path", pa.string(), nullable=False),
         pa.field("sha256", pa.string(), nullable=False),
         pa.field("size_bytes", pa.int64(), nullable=False),
@@ -57,9 +56,8 @@ VIDEOS = pa.schema(
 RAW_DETECTIONS = pa.schema(
     [
         *_FRAME,
-        pa.field(
-            "detection_id", pa.int64(), nullable=False
-        ),  # row number within the video, stable across reruns
+        # row number within the video, stable across reruns
+        pa.field("detection_id", pa.int64(), nullable=False),
         pa.field("class_name", pa.string(), nullable=False),
         pa.field("score", pa.float32(), nullable=False),
         *_BOX,
@@ -70,18 +68,16 @@ RAW_DETECTIONS = pa.schema(
 
 # manifests/detections: the raw boxes with the filter's verdict.
 DETECTIONS = RAW_DETECTIONS.append(pa.field("kept", pa.bool_(), nullable=False)).append(
-    pa.field(
-        "drop_reason", pa.string()
-    )  # null when kept; else class | score | aspect_ratio | width | roi
+    # null when kept; else class | score | aspect_ratio | width | roi
+    pa.field("drop_reason", pa.string())
 )
 
 # manifests/tracklets: one row per box of a tracklet, in time order: the detector's box and score,
 # or (interpolated rows) a box filled in linearly for a frame the tracklet missed.
 TRACKLETS = pa.schema(
     [
-        pa.field(
-            "tracklet_id", pa.string(), nullable=False
-        ),  # "<video_id>_t0001", unique in the workspace
+        # "<video_id>_t0001", unique in the workspace
+        pa.field("tracklet_id", pa.string(), nullable=False),
         pa.field("location", pa.string(), nullable=False),
         pa.field("camera", pa.string(), nullable=False),
         *_FRAME,
@@ -116,9 +112,8 @@ TRACKLET_SUMMARY = pa.schema(
         pa.field("n_interpolated", pa.int64(), nullable=False),
         pa.field("n_low_score", pa.int64(), nullable=False),
         pa.field("mean_score", pa.float64()),  # over the detected rows
-        pa.field(
-            "bicycle_share", pa.float64()
-        ),  # detected rows whose rider was paired with a bicycle
+        # detected rows whose rider was paired with a bicycle
+        pa.field("bicycle_share", pa.float64()),
     ]
 )
 
@@ -132,33 +127,27 @@ _CROP_COLUMNS = [
     pa.field("timestamp", UTC_TIME, nullable=False),  # recording time of the frame
     pa.field("detection_id", pa.int64()),  # null for a box the tracker interpolated
     pa.field("score", pa.float32()),  # null for a box the tracker interpolated
-    pa.field(
-        "interpolated", pa.bool_()
-    ),  # the tracklet's box was filled in by the tracker, not detected
+    # the tracklet's box was filled in by the tracker, not detected
+    pa.field("interpolated", pa.bool_()),
     *_BOX,  # the region cut out: the rider's box, or its union with the bicycle's (anonymize.crop)
     pa.field("model", pa.string(), nullable=False),
     # JSON: method, window, crop mode, format; for `face`, the detectors (file and SHA-256) and
     # their parameters; the audit's detectors and thresholds, and how often the audit had to blur
     # again
     pa.field("anonymization", pa.string(), nullable=False),
-    pa.field(
-        "faces_found", pa.int32()
-    ),  # faces the face detectors found in the crop (null unless method = face)
-    pa.field(
-        "face_fallback", pa.bool_()
-    ),  # head region blurred: no face found there (null unless method = face)
+    # faces the face detectors found in the crop (null unless method = face)
+    pa.field("faces_found", pa.int32()),
+    # head region blurred: no face found there (null unless method = face)
+    pa.field("face_fallback", pa.bool_()),
     # The privacy audit of the crop as written (null when anonymize.audit.enabled = false):
-    pa.field(
-        "audit_passed", pa.bool_()
-    ),  # false: a face detector still finds a face; the split stage drops it
-    pa.field(
-        "audit_face_score", pa.float32()
-    ),  # highest face score / its detector's threshold (>= 1 fails)
+    # false: a face detector still finds a face; the split stage drops it
+    pa.field("audit_passed", pa.bool_()),
+    # highest face score / its detector's threshold (>= 1 fails)
+    pa.field("audit_face_score", pa.float32()),
 ]
 CROPS_UNSPLIT = pa.schema(_CROP_COLUMNS)
-CROPS = pa.schema(
-    [*_CROP_COLUMNS, pa.field("split", pa.string(), nullable=False)]
-)  # train | validation
+# train | validation
+CROPS = pa.schema([*_CROP_COLUMNS, pa.field("split", pa.string(), nullable=False)])
 
 
 def table(schema: pa.Schema, columns: Mapping[str, object]) -> pa.Table:
@@ -189,15 +178,12 @@ LABELS = pa.schema(
         pa.field("location", pa.string(), nullable=False),
         pa.field("camera", pa.string(), nullable=False),
         pa.field("tracklet_id", pa.string(), nullable=False),
-        pa.field(
-            "identity", pa.string(), nullable=False
-        ),  # the annotators' name, unique within a location
-        pa.field(
-            "tracklet_fingerprint", pa.string(), nullable=False
-        ),  # the tracklet's crops when labelled
-        pa.field(
-            "label_version", pa.string(), nullable=False
-        ),  # the version whose file gave this label
+        # the annotators' name, unique within a location
+        pa.field("identity", pa.string(), nullable=False),
+        # the tracklet's crops when labelled
+        pa.field("tracklet_fingerprint", pa.string(), nullable=False),
+        # the version whose file gave this label
+        pa.field("label_version", pa.string(), nullable=False),
         pa.field("source_line", pa.int64(), nullable=False),  # the line of that file
     ]
 )
@@ -211,12 +197,10 @@ RELEASE_SPLIT = pa.schema(
         # test, query, gallery: 1..M, one per labelled cross-camera identity; 0 = unlabelled
         # distractor
         pa.field("pid", pa.int64(), nullable=False),
-        pa.field(
-            "camid", pa.int32(), nullable=False
-        ),  # 0-based over the release's (location, camera) pairs
-        pa.field(
-            "identity", pa.string()
-        ),  # train: the tracklet id; test: "<location>/<label>"; null: unlabelled
+        # 0-based over the release's (location, camera) pairs
+        pa.field("camid", pa.int32(), nullable=False),
+        # train: the tracklet id; test: "<location>/<label>"; null: unlabelled
+        pa.field("identity", pa.string()),
         pa.field("location", pa.string(), nullable=False),
         pa.field("camera", pa.string(), nullable=False),
         pa.field("tracklet_id", pa.string(), nullable=False),
@@ -226,8 +210,7 @@ RELEASE_SPLIT = pa.schema(
         *_BOX,
         pa.field("model", pa.string(), nullable=False),
         pa.field("anonymization", pa.string(), nullable=False),
-        pa.field(
-            "crop_path", pa.string(), nullable=False
-        ),  # where it came from, relative to the workspace
+        # where it came from, relative to the workspace
+        pa.field("crop_path", pa.string(), nullable=False),
     ]
 )

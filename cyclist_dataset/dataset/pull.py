@@ -77,9 +77,8 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
         _check_market(meta, parts, release_dir)
     lists = [_MSMT_LISTS[part] for part in layout] if fmt == "msmt" else []
     if fmt == "msmt" and split == "train":
-        lists.append(
-            "list_val.txt"
-        )  # torchreid's MSMT17 reads it too; we have no validation-for-training part
+        # torchreid's MSMT17 reads it too; we have no validation-for-training part
+        lists.append("list_val.txt")
     outputs = sorted(set(layout.values())) + lists + [f"{split}.parquet"]
     taken = [name for name in outputs if (to / name).exists()]
     if taken:  # checked before anything is written, so a refused pull leaves DIR as it was
@@ -155,10 +154,8 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
         (c, v): s for c, v, s in zip(first["camid"], first["video_id"], first["seq"], strict=True)
     }
     names: dict[str, str] = {}
-    for part, offset in (
-        (train, 1),
-        (test, 0),
-    ):  # Market: train pids shifted so 0 stays "distractor"
+    # Market: train pids shifted so 0 stays "distractor".
+    for part, offset in ((train, 1), (test, 0)):
         part = part.sort_values(["pid", "camid", "video_id", "frame_index", "image"])
         if fmt == "market1501":
             pids = part["pid"] + offset

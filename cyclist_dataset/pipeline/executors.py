@@ -114,9 +114,7 @@ class RayExecutor:
                 lambda actor, v: actor.run.remote(v, stages, force), video_ids
             )
         except self.ray.exceptions.RayTaskError as exc:
-            if isinstance(
-                exc.cause, ConfigError
-            ):  # a problem of the whole run, as in the local executor
+            if isinstance(exc.cause, ConfigError):  # the whole run's problem, as locally
                 raise exc.cause from None
             raise
         finally:

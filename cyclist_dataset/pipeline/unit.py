@@ -311,9 +311,8 @@ def is_fresh(ctx: Context, stage: Stage, video_: VideoConfig, expected: str) -> 
         listed = pq.read_table(target, columns=[stage.files_column]).column(0).to_pylist()
         if not all((ctx.workspace.root / relative).is_file() for relative in listed):
             return False
-    if (
-        stage.name == "ingest"
-    ):  # the input file itself (path, size, mtime), without re-hashing its content
+    if stage.name == "ingest":
+        # The input file itself (path, size, mtime), without re-hashing its content.
         metadata = pq.read_schema(target).metadata or {}
         try:
             return metadata.get(INPUT_KEY, b"").decode() == _input_key(video_.source_path())

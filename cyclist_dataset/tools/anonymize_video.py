@@ -108,11 +108,12 @@ def anonymize_video_file(
     frame_index = persons.column("frame_index").to_numpy()
     timestamp = persons.column("timestamp_s").to_numpy()
     hold = max(1, math.ceil(info.fps / sample_fps)) if sample_fps and sample_fps < info.fps else 1
+    # every track, however short
     keep_all = {
         "min_pickup_s": 0.0,
         "require_bicycle": False,
         "min_boxes": 1,
-    }  # every track, however short
+    }
     track_config = track_config or TrackConfig()
     track_config = track_config.model_copy(
         update={k: v for k, v in keep_all.items() if k in TrackConfig.model_fields}

@@ -37,9 +37,8 @@ def tracklets_to_mot(
     out = tracks_frame(
         rows["frame_index"].to_numpy() + 1, number.to_numpy(), xyxy, np.round(conf, 4)
     )
-    out[["x", "y", "w", "h"]] = out[["x", "y", "w", "h"]].round(
-        2
-    )  # x2 - x1 of rounded values is not
+    # x2 - x1 of rounded values is not
+    out[["x", "y", "w", "h"]] = out[["x", "y", "w", "h"]].round(2)
     if for_cvat:
         out = out.drop(columns=["col10"]).assign(conf=1.0, col8=1.0, col9=1.0)
     return out

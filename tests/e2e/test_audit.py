@@ -14,8 +14,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
-from support import DEMO, REPO
-from test_anonymize import cli_app, write_segment
+from support import DEMO, REPO, cli_app, write_segment
 from typer.testing import CliRunner
 
 from cyclist_dataset.core.config import load_pipeline

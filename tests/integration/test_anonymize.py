@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import typer
+from support import INTEL, cli_app, write_segment
 from typer.testing import CliRunner
 
-from cyclist_dataset.cli.anonymize import anonymize_video, audit_privacy
 from cyclist_dataset.core import schemas
 from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, YoloxConfig
 from cyclist_dataset.io import assets, video
@@ -38,26 +37,8 @@ from cyclist_dataset.stages.anonymize.crops import _bounded_map, carry_faces
 from cyclist_dataset.stages.anonymize.faces import make_face_detector
 from cyclist_dataset.tools.privacy_audit import audit_video
 
-INTEL = "footage/intel/one-by-one-person-detection.mp4"
 SEGMENT = range(760, 872)  # frames 76.0-87.1 s of the intel clip: faces in profile
 NO_ESCALATION = AuditConfig(escalate=False)
-
-
-def cli_app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("anonymize-video")(anonymize_video)
-    app.command("audit-privacy")(audit_privacy)
-    return app
-
-
-def write_segment(target: Path, frames: range, step: int = 1) -> Path:
-    """A short piece of the intel clip as its own video (MPEG-4), at the clip's 10 fps / step."""
-    source = assets.path(INTEL)
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 10.0 / step, (768, 432))
-    for frame in video.frames(source, 10.0, wanted=set(frames[::step])):
-        writer.write(frame.image)
-    writer.release()
-    return target
 
 
 @pytest.fixture(scope="session")
@@ -99,9 +80,8 @@ def test_faces_found_before_blurring_and_none_after_default_blur(intel_people):
     ]
     assert len(found) >= 2, "CenterFace must find faces in the unblurred crops"
     assert sum(not r.passed for r in raw) >= 2
-    anonymizer = Anonymizer(
-        AnonymizeConfig(audit=NO_ESCALATION)
-    )  # the default: median, 5 px at 128 px
+    # the default: median, 5 px at 128 px
+    anonymizer = Anonymizer(AnonymizeConfig(audit=NO_ESCALATION))
     for person in intel_people:
         blurred, info = anonymizer.anonymize(person["crop"])
         assert info["window_px"] == blur_window(person["crop"].shape[0], AnonymizeConfig())
@@ -153,9 +133,8 @@ def test_yunet_as_a_second_face_detector(intel_people):
     one = Anonymizer(AnonymizeConfig(method="face", audit=NO_ESCALATION))
     counts_both = [len(both.find_faces(p["crop"])) for p in intel_people[:12]]
     counts_one = [len(one.find_faces(p["crop"])) for p in intel_people[:12]]
-    assert all(
-        b >= o for b, o in zip(counts_both, counts_one, strict=False)
-    )  # the union of both detectors' boxes
+    # the union of both detectors' boxes
+    assert all(b >= o for b, o in zip(counts_both, counts_one, strict=False))
     assert sum(counts_both) > sum(counts_one)
     assert [d.split(":")[0] for d in both.params["face"]["detectors"]] == ["centerface", "yunet"]
 
@@ -285,10 +264,11 @@ def test_write_crops_records_anonymization_and_audit(intel_people, tmp_path, met
         assert path.name == crop_file_name("intel_t0001", "c1", row.frame_index, fmt)
         assert path.parent == workspace.crop_dir("lab", "c1", "intel_t0001")
         image = cv2.imread(str(path))
+        # original resolution
         assert image.shape[:2] == (
             int(row.y2 - row.y1),
             int(row.x2 - row.x1),
-        )  # original resolution
+        )
         params = json.loads(row.anonymization)
         assert params["method"] == method and params["format"] == fmt
         assert params["audit"]["detectors"][0].startswith("centerface:centerface.onnx@sha256:")
@@ -332,9 +312,8 @@ def test_anonymize_video_plays_keeps_frames_and_passes_the_audit(intel_clip, tmp
     assert sum(1 for _ in video.frames(output, copy.fps)) == 100  # every frame decodes
     after = audit_video(output, audit, sample_fps=2, progress=False)
     assert after["audit_passed"].all()
-    assert not [
-        p for p in output.parent.iterdir() if p.name != "blurred.mp4"
-    ]  # no temporary file left
+    # no temporary file left
+    assert not [p for p in output.parent.iterdir() if p.name != "blurred.mp4"]
 
 
 def test_anonymize_video_rejects_bad_input(tmp_path):

@@ -18,9 +18,8 @@ NAME = "models/coco_classes.txt"
 @pytest.fixture
 def empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.delenv(
-        assets.MIRROR_ENV, raising=False
-    )  # nothing seeds itself behind the test's back
+    # nothing seeds itself behind the test's back
+    monkeypatch.delenv(assets.MIRROR_ENV, raising=False)
     monkeypatch.setattr(assets, "_verified", set())
     return tmp_path / "cache"
 

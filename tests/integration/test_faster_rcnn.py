@@ -100,9 +100,8 @@ def test_default_weights_offline_fail_fast_and_say_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(
-        torch.hub, "_hub_dir", None, raising=False
-    )  # in case someone called set_dir
+    # in case someone called set_dir
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
 
     def no_download(
         url: str, *args, **kwargs
@@ -161,9 +160,8 @@ def test_default_weights_come_from_the_torch_cache_without_network(
         == f"torchvision:{LIGHT}:FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1"
     )
     (a,), (b,) = original.detect(frames[:1]), detector.detect(frames[:1])
-    assert (
-        len(a) == len(b) > 0
-    )  # torchvision's trained layout (FrozenBatchNorm) computes the same boxes
+    # torchvision's trained layout (FrozenBatchNorm) computes the same boxes
+    assert len(a) == len(b) > 0
     np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-2)
 
     cached.write_bytes(b"truncated")
@@ -199,9 +197,8 @@ def test_local_checkpoint_round_trip(tmp_path: Path, frames: list[np.ndarray]) -
         UserError, match="does not match architecture 'fasterrcnn_resnet50_fpn'"
     ) as error:
         FasterRcnnDetector("fasterrcnn_resnet50_fpn", path, device="cpu")
-    assert str(path) in str(error.value) and LIGHT in str(
-        error.value
-    )  # lists the valid architectures
+    # lists the valid architectures
+    assert str(path) in str(error.value) and LIGHT in str(error.value)
 
 
 def test_bad_checkpoint_files(tmp_path: Path) -> None:

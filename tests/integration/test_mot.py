@@ -130,10 +130,11 @@ def synthetic_det(tmp_path: Path) -> Path:
 def test_track_detections(tmp_path):
     det = read_mot(synthetic_det(tmp_path))
     tracks = track_detections(det, 25.0, TrackConfig(max_gap_s=0.0), score_min=0.5)
+    # A without the 5 low-score frames
     assert sorted(tracks.groupby("id").size().tolist()) == [
         32,
         40,
-    ]  # A without the 5 low-score frames
+    ]
     # By default gaps up to 0.3 s are filled: both of A's (0.16 s and 0.24 s).
     filled = track_detections(det, 25.0, score_min=0.5)
     assert (
@@ -258,9 +259,8 @@ def test_eval_matches_trackeval_called_directly(tmp_path):
         "IDSW": str(direct["CLEAR"]["IDSW"]),
         "Frag": str(int(direct["CLEAR"]["Frag"])),
     }
-    assert (
-        printed["HOTA"] == "0.3914" and printed["IDSW"] == "7"
-    )  # pinned, as computed by TrackEval 1.3
+    # pinned, as computed by TrackEval 1.3
+    assert printed["HOTA"] == "0.3914" and printed["IDSW"] == "7"
 
 
 @pytest.mark.parametrize("seq", ["TUD-Campus", "TUD-Stadtmitte"])

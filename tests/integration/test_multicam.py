@@ -120,9 +120,8 @@ def test_export_gives_a_package_of_every_tracklet(workspace, tmp_path):
     crops = pd.read_parquet(workspace / "manifests" / "crops")
     assert summary.cameras == 4 and summary.tracklets == crops["tracklet_id"].nunique()
     exported = list(csv.DictReader((package / "labels.csv").open(encoding="utf-8")))
-    assert [r["tracklet_id"] for r in exported] == sorted(
-        crops["tracklet_id"].unique()
-    )  # by camera, then time
+    # by camera, then time
+    assert [r["tracklet_id"] for r in exported] == sorted(crops["tracklet_id"].unique())
     for row in exported:
         assert (package / "sheets" / f"{row['tracklet_id']}.png").is_file()
         assert (package / row["representative_crop"]).is_file() and row["identity"] == ""

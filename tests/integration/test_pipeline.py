@@ -156,9 +156,8 @@ def test_every_crop_on_disk_is_blurred(demo_run):
                 to_blurred = np.abs(
                     written.astype(float) - blur(raw, "median", anonymization["window_px"])
                 ).mean()
-                assert to_blurred < 0.5 * to_raw, (
-                    row.crop_path
-                )  # it is the blurred crop, not the raw one
+                # it is the blurred crop, not the raw one
+                assert to_blurred < 0.5 * to_raw, row.crop_path
 
 
 def test_rerun_does_no_work_and_changes_no_file(demo_run):
@@ -189,9 +188,8 @@ def test_changed_parameter_redoes_only_affected_stages(demo_run, tmp_path):
     assert {stage for stage, _ in report.done} == {"split"}
     assert len(report.done) == len(config.videos)
     crops = pd.read_parquet(config.workspace / "manifests" / "crops")
-    assert set(crops["split"]) == {
-        "validation"
-    }  # both cyclists crossed in minute 11 of their hours
+    # both cyclists crossed in minute 11 of their hours
+    assert set(crops["split"]) == {"validation"}
     run_pipeline(config, log=lambda line: None)  # restore for the other tests
 
 
@@ -243,9 +241,8 @@ def test_new_face_model_redoes_only_the_crops(demo_run, tmp_path, monkeypatch):
     monkeypatch.setattr(
         faces, "model_sha256", lambda name: "0" * 64 if name == "yunet" else real(name)
     )
-    monkeypatch.setattr(
-        runner, "_contexts", {}
-    )  # as in a new process: model hashes are read once per run
+    # as in a new process: model hashes are read once per run
+    monkeypatch.setattr(runner, "_contexts", {})
     report = run_pipeline(copy, log=lambda line: None)
     assert not report.failed
     assert sorted(stage for stage, _ in report.done) == ["anonymize", "split"]

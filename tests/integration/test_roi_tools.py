@@ -93,10 +93,11 @@ def test_check_reports_scaling_for_another_resolution(tmp_path):
     shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
     (tmp_path / "roi_definitions" / "radeberg").mkdir(parents=True)
     roi = json.loads((REPO / "roi_definitions" / "radeberg" / "cam1.json").read_text())
+    # drawn on a 16:10 frame; the videos are 4:3
     roi["image_width"], roi["image_height"] = (
         1600,
         1000,
-    )  # drawn on a 16:10 frame; the videos are 4:3
+    )
     roi["include"] = [[[x * 2, y * 5 // 3] for x, y in roi["include"][0]]]
     (tmp_path / "roi_definitions" / "radeberg" / "cam1.json").write_text(json.dumps(roi))
     result = cli("roi", "check", str(tmp_path / "pipelines" / "demo.toml"))

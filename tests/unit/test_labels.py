@@ -11,20 +11,14 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
-import typer
+from support import cli_app
 from synthetic_workspace import town
 from typer.testing import CliRunner
 
-from cyclist_dataset.cli import app as cli
 from cyclist_dataset.dataset.labels import export_package, import_labels, list_versions
 from cyclist_dataset.errors import UserError
 
 HEADER = "location,camera,tracklet_id,identity\n"
-
-
-def cli_app() -> typer.Typer:
-    """The command line's app, every command registered."""
-    return cli
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -206,9 +200,8 @@ def test_json_labels_are_checked_with_line_numbers(ws, tmp_path):
 def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
     out = tmp_path / "package"
     summary = export_package(ws, "town", out, candidates=5, max_gap_s=60)
-    assert (
-        summary.tracklets == 4 and summary.cameras == 2
-    )  # validation only: the train tracklet is not there
+    # validation only: the train tracklet is not there
+    assert summary.tracklets == 4 and summary.cameras == 2
     rows = list(csv.DictReader((out / "labels.csv").open(encoding="utf-8")))
     assert [r["tracklet_id"] for r in rows] == [
         "town_A_t0001",
@@ -222,9 +215,8 @@ def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
     assert sheet is not None and sheet.shape[0] > 100
     page = (out / "index.html").read_text(encoding="utf-8")
     links = re.findall(r"(?:src|href)='([^'#]+)'", page)
-    assert links and all(
-        (out / link).is_file() for link in links
-    )  # relative links into the package
+    # relative links into the package
+    assert links and all((out / link).is_file() for link in links)
     assert "http" not in page  # nothing fetched from the network
     # Candidates of A1 (10:50:00-01.5): B2 overlaps it in time (gap 0), B1 is 28.5 s later (their
     # colours are equally unlike A1's); A2 is the same camera.

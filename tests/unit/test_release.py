@@ -14,8 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
+from support import cli_app
 from synthetic_workspace import T0, Tracklet, make_workspace, town
-from test_labels import cli_app, digests, write
+from test_labels import digests, write
 from torchreid_parsers import market_process_dir, msmt_process_dir
 from torchvision import transforms
 from typer.testing import CliRunner
@@ -59,10 +60,11 @@ def test_release_splits_follow_market_conventions(labelled):
         "city/c1": 1,
         "town/p1": 2,
     }
+    # distractors
     assert set(test.loc[test["pid"] == 0, "tracklet_id"]) == {
         "town_A_t0002",
         "town_B_t0002",
-    }  # distractors
+    }
     assert test.loc[test["pid"] == 0, "identity"].isna().all()
     # One query per identity per camera, for identities seen by >= 2 cameras (c1 only at C: none).
     assert sorted(zip(query["identity"], query["camera"], strict=False)) == [
@@ -212,9 +214,8 @@ def test_market1501_refuses_more_than_six_cameras_and_msmt_takes_them(tmp_path):
 def test_market1501_refuses_more_identities_than_torchreid_accepts(tmp_path):
     from cyclist_dataset.dataset.pull import MARKET_MAX_PID, _check_market
 
-    many = pd.DataFrame(
-        {"pid": np.arange(MARKET_MAX_PID + 1)}
-    )  # train pids 0..1501 are written as 1..1502
+    # train pids 0..1501 are written as 1..1502
+    many = pd.DataFrame({"pid": np.arange(MARKET_MAX_PID + 1)})
     with pytest.raises(UserError, match="1502 identities.*msmt"):
         _check_market({"cameras": [{}]}, {"train": many}, tmp_path)
     _check_market({"cameras": [{}]}, {"train": many.iloc[:-1], "gallery": many}, tmp_path)
@@ -301,9 +302,8 @@ def test_pk_sampler_batches_are_single_camera_and_p_by_k(two_camera_release):
         assert len(batch) == 64
         assert len({int(dataset.camids[i]) for i in batch}) == 1  # a single camera
         pids = [int(dataset.pids[i]) for i in batch]
-        assert (
-            sorted(pd.Series(pids).value_counts().tolist()) == [4] * 16
-        )  # P identities x K images
+        # P identities x K images
+        assert sorted(pd.Series(pids).value_counts().tolist()) == [4] * 16
         for pid in set(pids):
             indices = [i for i in batch if dataset.pids[i] == pid]
             available = int((dataset.pids == pid).sum())
@@ -324,9 +324,8 @@ def test_reid_dataset_feeds_a_dataloader(two_camera_release):
     image, pid, camid = ReidDataset(two_camera_release, "train")[0]
     assert image.mode == "RGB" and isinstance(pid, int) and camid == 0
     camera_b = cyclist_dataset.load_split(two_camera_release, "train").query("camera == 'B'")
-    subset = ReidDataset.from_frame(
-        camera_b
-    )  # relabelled: a classifier over camera B's 18 tracklets
+    # relabelled: a classifier over camera B's 18 tracklets
+    subset = ReidDataset.from_frame(camera_b)
     assert (
         subset.num_pids == 18
         and sorted(set(subset.pids)) == list(range(18))

@@ -72,16 +72,14 @@ def test_guard_band_drops_exactly_the_tracklets_near_a_boundary():
     table = crops_at(
         [
             *span("far_train", H + timedelta(minutes=20), 10),
-            *span(
-                "ends_30.5s_before", b - timedelta(seconds=40.5), 10
-            ),  # last crop 30.5 s before: kept
+            # last crop 30.5 s before: kept
+            *span("ends_30.5s_before", b - timedelta(seconds=40.5), 10),
             *span("ends_29.5s_before", b - timedelta(seconds=39.5), 10),  # 29.5 s before: dropped
             *span("spans", b - timedelta(seconds=5), 10),  # crosses it: dropped
             *span("starts_29.5s_after", b + timedelta(seconds=29.5), 10),  # dropped
             *span("starts_30.5s_after", b + timedelta(seconds=30.5), 10),  # kept, validation
-            *span(
-                "long_but_clear", b + timedelta(seconds=31), 500
-            ),  # 13:50:31-13:58:51, 69 s before e: kept
+            # 13:50:31-13:58:51, 69 s before e: kept
+            *span("long_but_clear", b + timedelta(seconds=31), 500),
             *span("near_the_end", e - timedelta(seconds=20), 5),  # 14:00 is a boundary too: dropped
             *span("after_the_end", e + timedelta(seconds=31), 5),  # kept, train of the next hour
         ]
@@ -132,15 +130,13 @@ def test_midpoint_decides_without_a_guard_band():
         "b": "validation",
         "c": "train",
     }
-    assert parts(split_crops(table, SplitConfig(), "Europe/Berlin")[0]) == {
-        "c": "train"
-    }  # a, b touch 13:50
+    # a, b touch 13:50
+    assert parts(split_crops(table, SplitConfig(), "Europe/Berlin")[0]) == {"c": "train"}
 
 
 def test_window_wrapping_past_the_hour_has_both_boundaries_guarded():
-    config = SplitConfig(
-        validation_start_minute=55, validation_minutes=10, guard_s=30
-    )  # 55-05, UTC
+    # 55-05, UTC
+    config = SplitConfig(validation_start_minute=55, validation_minutes=10, guard_s=30)
     t = datetime(2020, 2, 20, 12, 0, tzinfo=UTC)
     table = crops_at(
         [

@@ -29,6 +29,7 @@ def detections(*rows: tuple) -> Detections:
 
 def test_filter_rules_and_their_order():
     boxes = detections(
+        # kept: 40 wide, w/h 0.4, bottom-centre (170, 200) inside
         (
             150,
             100,
@@ -36,7 +37,7 @@ def test_filter_rules_and_their_order():
             200,
             0.9,
             "person",
-        ),  # kept: 40 wide, w/h 0.4, bottom-centre (170, 200) inside
+        ),
         (150, 100, 190, 200, 0.9, "bicycle"),  # class
         (150, 100, 190, 200, 0.5, "person"),  # score
         (150, 100, 250, 200, 0.9, "person"),  # aspect ratio 1.0
@@ -44,6 +45,7 @@ def test_filter_rules_and_their_order():
         (150, 100, 180, 200, 0.9, "person"),  # width 30 < 35
         (10, 100, 50, 200, 0.9, "person"),  # outside the ROI
         (150, 200, 190, 300, 0.9, "person"),  # bottom-centre (170, 300) on the boundary: inside
+        # box reaches into the ROI but its anchor (100, 305) is outside
         (
             80,
             200,
@@ -51,7 +53,7 @@ def test_filter_rules_and_their_order():
             305,
             0.9,
             "person",
-        ),  # box reaches into the ROI but its anchor (100, 305) is outside
+        ),
     )
     config = FilterConfig(score_min=0.7, max_aspect_ratio=0.6, min_width_px=35)
     assert drop_reasons(boxes, SQUARE, config).tolist() == [
@@ -70,9 +72,8 @@ def test_filter_rules_and_their_order():
 def test_real_roi_keeps_the_road_and_drops_the_sidewalks():
     roi = load_roi(__import__("support").REPO / "roi_definitions" / "radeberg" / "cam1.json")
     road = np.array([[400, 300], [170, 240], [560, 430]])
-    sidewalks = np.array(
-        [[30, 180], [780, 150], [300, 90]]
-    )  # left pole, right sidewalk, far sidewalk
+    # left pole, right sidewalk, far sidewalk
+    sidewalks = np.array([[30, 180], [780, 150], [300, 90]])
     assert roi.contains(road).all() and not roi.contains(sidewalks).any()
 
 

@@ -433,9 +433,8 @@ def test_track_video_flags_low_score_and_interpolated_rows():
     np.testing.assert_allclose(filled["timestamp_s"], [1.4, 1.45, 1.5])
     detected = rows[~rows["interpolated"]]
     assert detected[["kf_x1", "kf_y1", "kf_x2", "kf_y2"]].notna().all().all()
-    np.testing.assert_allclose(
-        detected["kf_x1"], detected["x1"], atol=3.0
-    )  # a smooth path: the filter agrees
+    # a smooth path: the filter agrees
+    np.testing.assert_allclose(detected["kf_x1"], detected["x1"], atol=3.0)
     assert extra == {
         "tracklets": 1,
         "dropped_not_cyclist": 0,
@@ -459,6 +458,7 @@ def test_interpolation_defaults_to_the_frames_in_the_detections_table():
 
 def test_detector_frames_follow_the_sampling_rule():
     index, ts = detector_frames(25.0, 26, sample_fps=10.0)
+    # first frame at or after k / 10 s
     assert index.tolist() == [
         0,
         3,
@@ -471,7 +471,7 @@ def test_detector_frames_follow_the_sampling_rule():
         20,
         23,
         25,
-    ]  # first frame at or after k / 10 s
+    ]
     np.testing.assert_allclose(ts, index / 25.0)
     assert detector_frames(20.0, 5, sample_fps=30.0)[0].tolist() == [0, 1, 2, 3, 4]
 
@@ -494,9 +494,8 @@ def test_low_score_candidates_must_pass_every_other_rule():
     table = rider_with_a_dip()
     config = TrackConfig(low_score_min=0.2)
     candidates = low_score_candidates(table, config, WHOLE_FRAME, FILTER)
-    assert np.flatnonzero(candidates).tolist() == list(
-        range(10, 22)
-    )  # not the narrow box (the last row)
+    # not the narrow box (the last row)
+    assert np.flatnonzero(candidates).tolist() == list(range(10, 22))
     outside = Roi(shapely.box(0, 0, 50, 1000), 1000, 1000)
     assert not low_score_candidates(table, config, outside, FILTER)[10:22].any()
     assert not low_score_candidates(

@@ -56,9 +56,8 @@ def test_low_score_boxes_extend_tracks_but_never_start_one():
 def test_tracks_expire_in_seconds_and_reset_forgets_them():
     tracker = Tracker(TrackConfig(expiration_s=0.5))
     tracker.update(detections(frame_boxes(0.0)), 0.0)
-    later = tracker.update(
-        detections(frame_boxes(0.0)), 0.6
-    )  # the same place, after the expiration
+    # the same place, after the expiration
+    later = tracker.update(detections(frame_boxes(0.0)), 0.6)
     assert later.data[TRACK_ID].tolist() == [3, 4] and len(tracker.closed) == 2
     tracker.reset()
     assert tracker.tracks == [] and tracker.update(detections(frame_boxes(0.0)), 0.0).data[

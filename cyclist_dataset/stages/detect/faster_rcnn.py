@@ -110,9 +110,8 @@ class FasterRcnnDetector:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 HxWx3 frame, got {image.dtype} {image.shape}")
         tensor = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1].transpose(2, 0, 1)))
-        return (
-            tensor.pin_memory() if self.device.type == "cuda" else tensor
-        )  # pinned: async host-to-GPU copy
+        # pinned: async host-to-GPU copy
+        return tensor.pin_memory() if self.device.type == "cuda" else tensor
 
     def detect_prepared(self, prepared: Sequence[torch.Tensor]) -> list[Detections]:
         if not prepared:
@@ -192,9 +191,8 @@ def _load_default(
                 f"it is missing and the download server is unreachable ({e})"
             ) from None
     try:
-        return builder(
-            weights=weights, progress=True, **options
-        )  # torch.hub checks the file's hash
+        # torch.hub checks the file's hash
+        return builder(weights=weights, progress=True, **options)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         problem = (
             "it could not be loaded; delete it to download it again"
@@ -213,9 +211,8 @@ def _load_checkpoint(
             f'weights = "DEFAULT" for torchvision\'s COCO weights'
         )
     try:
-        with torch.serialization.safe_globals(
-            [argparse.Namespace]
-        ):  # torchvision's train.py saves its args
+        # torchvision's train.py saves its args in the checkpoint.
+        with torch.serialization.safe_globals([argparse.Namespace]):
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise UserError(
