@@ -101,28 +101,37 @@ def _valid(section: BaseModel, name: str, value: object) -> bool:
 
 SECTIONS = {
     "detect": FasterRcnnConfig(),
+    "detect-yolox": YoloxConfig(model="m.onnx"),  # a file under tmp_path, written by the test
     "filter": None,
     "track": None,
     "split": None,
     "anonymize": AnonymizeConfig(audit=AuditConfig(detectors=("centerface",))),
 }
+# Keys naming a model file: another file (other bytes) must change the fingerprint.
+MODEL_FILES = ("weights", "model")
 
 
-@pytest.mark.parametrize("stage", list(SECTIONS))
-def test_every_key_of_a_stage_section_enters_its_fingerprint(tmp_path, stage):
+@pytest.mark.parametrize("case", list(SECTIONS))
+def test_every_key_of_a_stage_section_enters_its_fingerprint(tmp_path, case):
     """No hand-kept list: a new option that changes output redoes the stage by construction."""
+    stage = case.split("-")[0]
     config = pipeline(tmp_path)
-    if SECTIONS[stage] is not None:
-        config = config.model_copy(update={stage: SECTIONS[stage]})
+    if SECTIONS[case] is not None:
+        config = config.model_copy(update={stage: SECTIONS[case]})
+    if isinstance(config.detect, YoloxConfig):
+        (tmp_path / "m.onnx").write_bytes(b"a model")
+        config = config.model_copy(
+            update={"detect": config.detect.model_copy(update={"model": str(tmp_path / "m.onnx")})}
+        )
     video = config.videos[0]
     params = STAGES[stage].params(Context(config), video)
     section = getattr(config, stage)
     for name in type(section).model_fields:
         if name == "backend":
             continue
-        if name == "weights":  # a checkpoint file: its content (SHA-256) is fingerprinted too
-            (tmp_path / "w.pth").write_bytes(b"weights")
-            changed = section.model_copy(update={"weights": str(tmp_path / "w.pth")})
+        if name in MODEL_FILES:  # its content (SHA-256) is fingerprinted, not only its name
+            (tmp_path / "other.bin").write_bytes(b"another model")
+            changed = section.model_copy(update={name: str(tmp_path / "other.bin")})
         else:
             changed = _changed(section, name)
         other = config.model_copy(update={stage: changed})
