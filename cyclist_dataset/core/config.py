@@ -20,7 +20,8 @@ from cyclist_dataset.io.assets import REGISTRY
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity in any number: `sample_fps = inf` would pass `gt=0` and fail deep inside.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LocationConfig(_Section):
@@ -45,11 +46,16 @@ class CameraConfig(_Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
 
 
+VIDEO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
 class VideoConfig(_Section):
     camera: str
     asset: str | None = None  # a name from the asset registry
     path: Path | None = None  # or a file on disk
-    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Names the video's result files: pyarrow's folder readers skip files starting with "_" or ".",
+    # so an id starting with either would silently drop the video from every manifest.
+    id: str | None = Field(default=None, pattern=VIDEO_ID_PATTERN)
     # ISO 8601 local time of the first frame (in the location's time zone); default: from the file
     # name
     start_time: datetime | None = None
@@ -61,6 +67,12 @@ class VideoConfig(_Section):
         if self.asset is not None and self.asset not in REGISTRY:
             raise ValueError(
                 f"asset {self.asset!r} is not in the asset registry (`cyclist-dataset assets list`)"
+            )
+        if self.id is None and not re.match(VIDEO_ID_PATTERN, self.video_id):
+            raise ValueError(
+                f"the file name gives the video id {self.video_id!r}, which manifests cannot hold "
+                "(letters, digits, '_', '.', '-', starting with a letter or digit); "
+                "give the video an `id`"
             )
         return self
 

@@ -69,6 +69,9 @@ def _polygons(raw: object, key: str, path: Path, width: int, height: int) -> lis
             raise RoiError(f"{where}: points must be [x, y] number pairs")
         if len(coords) < 3:
             raise RoiError(f"{where}: a polygon needs at least 3 points, got {len(coords)}")
+        if not np.isfinite(coords).all():
+            j = int(np.argmax(~np.isfinite(coords).all(axis=1)))
+            raise RoiError(f"{where}: point {j} {coords[j].tolist()} is not a finite number pair")
         outside = (
             (coords[:, 0] < 0)
             | (coords[:, 0] > width)

@@ -120,6 +120,8 @@ TRACKLET_SUMMARY = pa.schema(
 # stages/anonymize: one row per crop written (the split is added by the split stage).
 _CROP_COLUMNS = [
     pa.field("crop_path", pa.string(), nullable=False),  # relative to the workspace
+    # SHA-256 of the image file's bytes: a rerun trusts a crop on disk only if it still has them
+    pa.field("crop_sha256", pa.string()),
     pa.field("location", pa.string(), nullable=False),
     pa.field("camera", pa.string(), nullable=False),
     pa.field("tracklet_id", pa.string(), nullable=False),

@@ -3,12 +3,14 @@
 Everything the tool writes goes through here. Temporaries sit beside their target under a hidden
 name (readers of a folder never see them) and are renamed into place only when complete, so a
 crash leaves either the old result or the new one, never half of one. The workspace lock removes
-what a killed process left (``TEMP_SUFFIX`` files, ``PARTIAL_SUFFIX`` folders).
+what a killed process left: only files and folders named by this module (``is_temporary``,
+``PARTIAL_SUFFIX``), never a user's own ``.tmp`` files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,21 +19,23 @@ from pathlib import Path
 
 from cyclist_dataset.errors import UserError
 
-TEMP_SUFFIX = ".tmp"
-PARTIAL_SUFFIX = (
-    ".partial"  # unfinished folders; never ".tmp", which the workspace lock deletes as files
-)
+TEMP_MARK = ".cyclist-tmp"  # in every temporary file's name, so the lock removes ours alone
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMP_MARK) + r"(\.[A-Za-z0-9]+)?$")
+PARTIAL_SUFFIX = ".partial"  # unfinished folders (atomic_dir); removed under the workspace lock
 
 
 @contextmanager
-def atomic_path(target: Path, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
+def atomic_path(target: Path, extension: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds.
 
-    The temporary name starts with a dot, so Parquet readers of the folder never see it. ``suffix``
-    lets writers that pick a format by extension (OpenCV's VideoWriter) see the right one.
+    The temporary name starts with a dot, so Parquet readers of the folder never see it.
+    ``extension`` lets writers that pick a format by extension (OpenCV's VideoWriter) see the
+    right one.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=f"{TEMP_MARK}{extension}", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -41,6 +45,11 @@ def atomic_path(target: Path, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def is_temporary(path: Path) -> bool:
+    """A temporary file of ``atomic_path`` (complete or not), by its name."""
+    return bool(_TEMP_NAME.match(path.name))
 
 
 def write_bytes(target: Path, data: bytes) -> None:

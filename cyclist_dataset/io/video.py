@@ -75,6 +75,12 @@ def probe(path: Path) -> VideoInfo:
         capture.release()
 
 
+def frame_count_slack(frame_count: int) -> int:
+    """How many frames a complete file may decode short of its header's count: containers round
+    their duration, so the last frame or two can be missing (1%, at least 2 frames)."""
+    return max(2, math.ceil(0.01 * frame_count))
+
+
 class FrameSampler:
     """The sampling rule, in one place: with a rate, take the first frame at or after each k / rate
     seconds (by timestamp, so e.g. 10 of 25 fps never drifts); without one, every frame."""
@@ -92,8 +98,20 @@ class FrameSampler:
         return True
 
 
+def _missing_frames_error(path: Path, decoded: int, expected: int) -> VideoError:
+    return VideoError(
+        f"{path}: decoding stopped after {decoded} of its {expected} frames (the file is truncated "
+        "or damaged); replace it with a complete copy, or re-encode it if the frame count in its "
+        "header is wrong"
+    )
+
+
 def frames(
-    path: Path, fps: float, wanted: set[int] | None = None, sample_fps: float | None = None
+    path: Path,
+    fps: float,
+    wanted: set[int] | None = None,
+    sample_fps: float | None = None,
+    frame_count: int | None = None,
 ) -> Iterator[Frame]:
     """Stream frames in order, decoding only the pixels of frames that are yielded (others are
     grabbed).
@@ -101,6 +119,9 @@ def frames(
     ``wanted`` picks frame indices; ``sample_fps`` picks, for each sample time k / sample_fps, the
     first frame at or after it: chosen by timestamp, so e.g. 10 of 25 fps never drifts. Timestamps
     are index / fps: the recording's nominal frame clock, the same on every rerun.
+
+    A file that stops decoding early raises VideoError instead of ending quietly: before a wanted
+    frame, or (given the probed ``frame_count``) more than ``FRAME_COUNT_SLACK`` short of it.
     """
     if wanted is not None and not wanted:
         return
@@ -121,6 +142,10 @@ def frames(
             index += 1
     finally:
         capture.release()
+    if last is not None and index <= last:
+        raise _missing_frames_error(path, index, last + 1)
+    if frame_count is not None and index < frame_count - frame_count_slack(frame_count):
+        raise _missing_frames_error(path, index, frame_count)
 
 
 _DONE = object()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.atomic import TEMP_SUFFIX, atomic_path
+from cyclist_dataset.io.atomic import atomic_path, is_temporary
 
 FINGERPRINT_KEY = b"cyclist_dataset.fingerprint"
 PARAMS_KEY = b"cyclist_dataset.params"
@@ -70,17 +71,33 @@ class Workspace:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the workspace for one run; temporaries left by a killed run are removed first."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as lock:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock_file = open(self.root / ".lock", "a+")  # closed by the with below
+        except OSError as exc:
+            raise UserError(
+                f"cannot write to the workspace {self.root} ({exc.strerror}); check its "
+                "permissions, or give a writable --workspace"
+            ) from None
+        # The kernel releases a flock when its holder dies, so a lock is never stale; the pid inside
+        # only tells a refused run who holds it.
+        with lock_file as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "?"
                 raise UserError(
-                    f"another cyclist-dataset run is using the workspace {self.root}; "
-                    "wait for it to finish or use another --workspace"
+                    f"another cyclist-dataset run (process {holder}) is using the workspace "
+                    f"{self.root}; wait for it to finish or use another --workspace"
                 ) from None
-            for stale in self.root.rglob(f".*{TEMP_SUFFIX}"):
-                stale.unlink(missing_ok=True)
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            for stale in self.root.rglob(".*"):
+                if stale.is_file() and is_temporary(stale):
+                    stale.unlink(missing_ok=True)
             yield
 
 

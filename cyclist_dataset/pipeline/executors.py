@@ -7,7 +7,11 @@ and results are the same everywhere; executors only decide where and how many at
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Protocol
@@ -32,6 +36,17 @@ def _sized(config: PipelineConfig, cpus_per_worker: int) -> PipelineConfig:
     return config.model_copy(update={"runtime": runtime})
 
 
+def die_with_parent() -> None:
+    """Linux: have the kernel kill this process when the process that started it dies (a killed
+    `run` leaves no workers behind). Elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
 class LocalExecutor:
     """``workers == 1``: in this process, one video after another (the detector itself uses every
     core). ``workers > 1``: that many processes, each with ``cores / workers`` CPUs for its
@@ -48,7 +63,12 @@ class LocalExecutor:
                 yield run_video(config, video_id, stages, force)
             return
         sized = _sized(config, (os.cpu_count() or 1) // self.workers)
-        with ProcessPoolExecutor(self.workers) as pool:
+        # Spawned, not forked: a forked worker would inherit the workspace lock's file and keep the
+        # workspace locked after its parent was killed. And each worker dies with its parent.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=die_with_parent
+        ) as pool:
             futures = [
                 pool.submit(run_video, sized, video_id, stages, force) for video_id in video_ids
             ]

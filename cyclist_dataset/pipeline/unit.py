@@ -11,8 +11,6 @@ run is recomputed as well, so a repaired result never leaves stale tables downst
 from __future__ import annotations
 
 import functools
-import os
-import signal
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from cyclist_dataset.core.config import PipelineConfig, VideoConfig
 from cyclist_dataset.core.roi import Roi, load_roi
 from cyclist_dataset.errors import ConfigError, UserError
 from cyclist_dataset.io import video
+from cyclist_dataset.io.faults import kill_point
 from cyclist_dataset.io.hashing import fingerprint, sha256_of
 from cyclist_dataset.io.workspace import (
     STAGE_OUTPUT,
@@ -139,7 +138,12 @@ def _ingest(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 def _detect(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
     meta, config = ctx.video_row(video_.video_id), ctx.config.detect
-    frames = video.frames(Path(meta["path"]), meta["fps"], sample_fps=config.sample_fps)
+    frames = video.frames(
+        Path(meta["path"]),
+        meta["fps"],
+        sample_fps=config.sample_fps,
+        frame_count=meta["frame_count"],
+    )
     expected = meta["frame_count"] * min(1.0, (config.sample_fps or meta["fps"]) / meta["fps"])
     table = detect.detect_frames(
         frames, ctx.detector, video_.video_id, config, ctx.config.runtime, total=round(expected)
@@ -173,6 +177,7 @@ def _track(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 def _anonymize(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
     meta = ctx.video_row(video_.video_id)
     anonymize.remove_video_crops(ctx.workspace, meta["location"], meta["camera"], video_.video_id)
+    kill_point("anonymize.cleared", video_.video_id)
     table = anonymize.write_crops(
         Path(meta["path"]),
         meta["fps"],
@@ -230,8 +235,10 @@ class Stage:
     params: Callable[[Context, VideoConfig], dict]
     # Tables derived from the result and written beside it (paths: workspace.SIDE_OUTPUT).
     side_tables: tuple[tuple[str, Callable[[pa.Table], pa.Table]], ...] = ()
-    # Workspace-relative files the result lists (a result is fresh only while they are all there).
+    # Workspace-relative files the result lists, and their SHA-256: a result is fresh only while
+    # every one of them is on disk with exactly those bytes (a killed rerun may have replaced some).
     files_column: str | None = None
+    hashes_column: str | None = None
 
 
 STAGES: dict[str, Stage] = {
@@ -256,7 +263,7 @@ STAGES: dict[str, Stage] = {
         ),
         Stage(
             "anonymize",
-            2,
+            3,  # 3: crop_sha256
             ("ingest", "track"),
             _anonymize,
             lambda ctx, v: {
@@ -264,6 +271,7 @@ STAGES: dict[str, Stage] = {
                 "face_models_sha256": ctx.face_models_sha256,
             },
             files_column="crop_path",
+            hashes_column="crop_sha256",
         ),
         Stage(
             "split",
@@ -280,8 +288,9 @@ assert STAGE_NAMES == tuple(STAGE_OUTPUT), "every stage has an output folder, in
 
 
 def _input_key(path: Path) -> str:
+    """A video file's identity without reading it: a file copied over it changes one of these."""
     stat = path.stat()
-    return fingerprint(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return fingerprint(str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
 def expected_fingerprint(ctx: Context, stage: Stage, video_: VideoConfig) -> str:
@@ -307,10 +316,8 @@ def is_fresh(ctx: Context, stage: Stage, video_: VideoConfig, expected: str) -> 
         for name, _ in stage.side_tables
     ):
         return False
-    if stage.files_column is not None:
-        listed = pq.read_table(target, columns=[stage.files_column]).column(0).to_pylist()
-        if not all((ctx.workspace.root / relative).is_file() for relative in listed):
-            return False
+    if stage.files_column is not None and not _files_intact(ctx, target, stage):
+        return False
     if stage.name == "ingest":
         # The input file itself (path, size, mtime), without re-hashing its content.
         metadata = pq.read_schema(target).metadata or {}
@@ -321,19 +328,23 @@ def is_fresh(ctx: Context, stage: Stage, video_: VideoConfig, expected: str) -> 
     return True
 
 
-def _maybe_inject_fault(stage: str, video_id: str) -> None:
-    """Test hook: ``CYCLIST_DATASET_KILL_ONCE=MARKER_DIR:VIDEO_ID:STAGE`` kills this process
-    (SIGKILL) the first time that stage of that video has computed its result but not yet written
-    it."""
-    spec = os.environ.get("CYCLIST_DATASET_KILL_ONCE")
-    if not spec:
-        return
-    marker_dir, target_video, target_stage = spec.rsplit(":", 2)
-    marker = Path(marker_dir) / f"killed-{target_video}-{target_stage}"
-    if (video_id, stage) == (target_video, target_stage) and not marker.exists():
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-        os.kill(os.getpid(), signal.SIGKILL)
+def _files_intact(ctx: Context, result: Path, stage: Stage) -> bool:
+    """Every file a result lists is on disk, with the bytes the result recorded (when it did)."""
+    assert stage.files_column is not None
+    columns = [stage.files_column] + ([stage.hashes_column] if stage.hashes_column else [])
+    schema_names = pq.read_schema(result).names
+    table = pq.read_table(result, columns=[c for c in columns if c in schema_names])
+    paths = table.column(stage.files_column).to_pylist()
+    hashes = (
+        table.column(stage.hashes_column).to_pylist()
+        if stage.hashes_column in table.column_names
+        else [None] * len(paths)
+    )
+    for relative, digest in zip(paths, hashes, strict=True):
+        path = ctx.workspace.root / relative
+        if not path.is_file() or (digest is not None and sha256_of(path) != digest):
+            return False
+    return True
 
 
 def run_stage(ctx: Context, stage: Stage, video_: VideoConfig, force: bool) -> pa.Table | None:
@@ -342,15 +353,15 @@ def run_stage(ctx: Context, stage: Stage, video_: VideoConfig, force: bool) -> p
     if not force and is_fresh(ctx, stage, video_, expected):
         return None
     table, extra = stage.compute(ctx, video_)
-    _maybe_inject_fault(stage.name, video_.video_id)
+    kill_point(stage.name, video_.video_id)
     params = {**stage.params(ctx, video_), **extra}
-    for (
-        name,
-        derive,
-    ) in stage.side_tables:  # first: a crash between the writes leaves the stage unfinished
+    # Side tables first: a crash between the writes leaves the stage unfinished.
+    for name, derive in stage.side_tables:
         write_result(
             derive(table), ctx.workspace.side_output(name, video_.video_id), expected, params
         )
+    if stage.side_tables:
+        kill_point(f"{stage.name}.side", video_.video_id)
     write_result(table, ctx.workspace.stage_output(stage.name, video_.video_id), expected, params)
     return table
 

@@ -136,7 +136,7 @@ def anonymize_video_file(
         *("mp4v" if output_path.suffix.lower() in (".mp4", ".mov") else "MJPG")
     )
     written = blurred_boxes = 0
-    with atomic_path(output_path, suffix=f".tmp{output_path.suffix}") as tmp:
+    with atomic_path(output_path, extension=output_path.suffix) as tmp:
         writer = cv2.VideoWriter(str(tmp), fourcc, info.fps, (info.width, info.height))
         try:
             if not writer.isOpened():

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from cyclist_dataset.core.config import AuditConfig
 from cyclist_dataset.io import video
-from cyclist_dataset.io.atomic import TEMP_SUFFIX, atomic_path, write_bytes
+from cyclist_dataset.io.atomic import atomic_path, is_temporary, write_bytes
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.anonymize.audit import Auditor
 
@@ -51,7 +51,7 @@ def image_files(root: Path, every_file: bool = False) -> list[Path]:
         if every_file:
             if not name.endswith(".parquet") and name != ".lock":
                 found.append(path)
-        elif name.endswith(IMAGE_SUFFIXES) or name.endswith(TEMP_SUFFIX):
+        elif name.endswith(IMAGE_SUFFIXES) or is_temporary(path):
             found.append(path)
     return found
 

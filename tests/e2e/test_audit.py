@@ -18,6 +18,7 @@ from support import DEMO, REPO, cli_app, write_segment
 from typer.testing import CliRunner
 
 from cyclist_dataset.core.config import load_pipeline
+from cyclist_dataset.io.atomic import TEMP_MARK
 from cyclist_dataset.pipeline.run import run_pipeline
 from cyclist_dataset.tools.privacy_audit import audit_workspace
 
@@ -126,7 +127,7 @@ def test_killed_during_the_crop_stage_every_image_on_disk_passes_the_audit(
         assert not report.failed
         crops = pd.read_parquet(workspace / "manifests" / "crops")
         assert len(crops) >= 5 and crops["audit_passed"].all()
-        assert not list(workspace.rglob("*.tmp"))
+        assert not list(workspace.rglob(f"*{TEMP_MARK}*"))
 
 
 def test_audit_privacy_command_reports_per_camera_and_flags_a_raw_face(intel_pipeline, tmp_path):

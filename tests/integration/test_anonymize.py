@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from cyclist_dataset.core import schemas
 from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, YoloxConfig
 from cyclist_dataset.io import assets, video
+from cyclist_dataset.io.atomic import TEMP_MARK
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.anonymize import (
     Anonymizer,
@@ -278,7 +279,7 @@ def test_write_crops_records_anonymization_and_audit(intel_people, tmp_path, met
         assert params["face"]["detectors"][0].startswith("centerface:centerface.onnx@sha256:")
     else:
         assert crops["faces_found"].isna().all()
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob(f"*{TEMP_MARK}*"))
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from support import CARS_ONLY_VIDEOS, CYCLIST_VIDEO, DEMO, REPO
 from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.core.geometry import clip_box
 from cyclist_dataset.io import video
+from cyclist_dataset.io.atomic import TEMP_MARK
 from cyclist_dataset.pipeline import unit as runner
 from cyclist_dataset.pipeline.run import run_pipeline
 from cyclist_dataset.pipeline.unit import STAGE_NAMES
@@ -222,7 +223,7 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(demo_run, tmp_path):
     assert crop_digests == {
         k: v for k, v in file_digests(config.workspace).items() if k.startswith("crops/")
     }
-    assert not list(workspace.rglob("*.tmp"))
+    assert not list(workspace.rglob(f"*{TEMP_MARK}*"))
 
 
 def test_new_face_model_redoes_only_the_crops(demo_run, tmp_path, monkeypatch):
@@ -293,3 +294,36 @@ def test_a_replaced_video_redoes_everything_and_a_touched_one_nothing(demo_run, 
     shutil.copy(second.source_path(), clip)  # replaced: other bytes, same path
     report = run_pipeline(copy, log=lambda line: None)
     assert [stage for stage, _ in report.done] == list(STAGE_NAMES)
+
+
+def test_a_crop_rewritten_with_other_bytes_is_redone(demo_run, tmp_path):
+    """A result trusts its crops only while they hold the bytes it recorded (crop_sha256)."""
+    config, _ = demo_run
+    copy = _copy(config, tmp_path, {CYCLIST_VIDEO})
+    crop = next(
+        p for p in sorted((copy.workspace / "crops").rglob("*.jpg")) if CYCLIST_VIDEO in p.name
+    )
+    expected = crop.read_bytes()
+    image = cv2.imdecode(np.frombuffer(expected, np.uint8), cv2.IMREAD_COLOR)
+    crop.write_bytes(cv2.imencode(".jpg", cv2.flip(image, 1))[1].tobytes())
+    report = run_pipeline(copy, log=lambda line: None)
+    assert sorted(report.done) == [("anonymize", CYCLIST_VIDEO), ("split", CYCLIST_VIDEO)]
+    assert crop.read_bytes() == expected
+
+
+def test_a_truncated_video_fails_with_its_file_and_frame_counts(demo_run, tmp_path):
+    """An MP4 cut at 30% whose index sits at the front still opens and decodes 109 of its 200
+    frames: the video fails in the detect stage, naming the file; the others go on."""
+    config, _ = demo_run
+    source = next(v for v in config.videos if v.video_id == "Testvideo_FR20_2020-02-20_13-11-00")
+    data = source.source_path().read_bytes()
+    clip = tmp_path / "cut_2020-02-20_13-11-00.mp4"
+    clip.write_bytes(data[: int(len(data) * 0.3)])
+    cut = source.model_copy(update={"asset": None, "path": clip, "id": "cut"})
+    whole = next(v for v in config.videos if v.video_id == CARS_ONLY_VIDEOS[0])
+    copy = config.model_copy(update={"workspace": tmp_path / "ws", "videos": (cut, whole)})
+    report = run_pipeline(copy, log=lambda line: None)
+    stage, message = report.failed["cut"]
+    assert stage == "detect" and str(clip) in message
+    assert "decoding stopped after 109 of its 200 frames" in message
+    assert whole.video_id not in report.failed and ("split", whole.video_id) in report.done

@@ -158,3 +158,21 @@ def test_runtime_settings_never_enter_a_fingerprint(tmp_path):
         assert STAGES[name].params(Context(fast), video) == STAGES[name].params(
             Context(config), video
         ), name
+
+
+@pytest.mark.parametrize(
+    "video,key",
+    [
+        ('path = "clip.mp4"\nid = "_clip"', r"videos\.0\.id"),
+        ('path = ".clip_2020-06-01_10-00-00.mp4"', ""),
+    ],
+)
+def test_video_ids_that_parquet_readers_would_skip_are_refused(tmp_path, video, key):
+    """pyarrow's folder readers skip files starting with '_' or '.': such a video would vanish
+    from every manifest, so its id is refused at load."""
+    text = BASE.replace('path = "clip.mp4"\nstart_time = 2020-06-01T10:00:00', video)
+    (tmp_path / "p.toml").write_text(text)
+    with pytest.raises(
+        ConfigError, match=r"(?s)" + key + r".*(String should match|give the video an `id`)"
+    ):
+        load_pipeline(tmp_path / "p.toml", tmp_path / "ws")

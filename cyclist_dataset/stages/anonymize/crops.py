@@ -47,6 +47,8 @@ from cyclist_dataset.core.config import AnonymizeConfig
 from cyclist_dataset.core.geometry import BOX_COLUMNS, clip_box, union_box
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import write_bytes
+from cyclist_dataset.io.faults import kill_point
+from cyclist_dataset.io.hashing import sha256_bytes
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.anonymize.audit import Auditor
 from cyclist_dataset.stages.anonymize.blur import (
@@ -374,6 +376,7 @@ def write_crops(
                 record["audit"] = {**record["audit"], "escalations": sealed.escalations}
             return {
                 "crop_path": workspace.relative(target),
+                "crop_sha256": sha256_bytes(sealed.data),
                 **{
                     name: row[name]
                     for name in (
@@ -411,4 +414,5 @@ def write_crops(
         ):
             for name, value in record.items():
                 columns[name].append(value)
+            kill_point(f"anonymize.crop.{len(columns['crop_path'])}", record["video_id"])
     return schemas.table(schemas.CROPS_UNSPLIT, columns)

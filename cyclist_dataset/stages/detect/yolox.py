@@ -54,7 +54,16 @@ class YoloxOnnxDetector:
         providers = choose_providers(runtime.providers)
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        session = ort.InferenceSession(str(model), options, providers=providers)
+        try:
+            session = ort.InferenceSession(str(model), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own types for every kind of bad file
+            reason = (
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
+            raise UserError(
+                f"{model}: onnxruntime cannot load it as an ONNX model ({reason}); "
+                "check detect.model (a YOLOX ONNX export)"
+            ) from None
         self.input = session.get_inputs()[0]
         if not all(isinstance(d, int) for d in self.input.shape[2:4]):
             raise UserError(
