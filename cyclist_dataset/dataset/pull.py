@@ -20,6 +20,8 @@ folders are never overwritten: pull different splits into one DIR to assemble a 
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +29,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cyclist_dataset.core import schemas
-from cyclist_dataset.dataset.release import SPLITS, load_split, release_meta
+from cyclist_dataset.dataset.release import META, SPLITS, load_split, release_meta, verify_release
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.atomic import atomic_dir, atomic_path, link_or_copy, write_text
+from cyclist_dataset.io.atomic import PARTIAL_SUFFIX, publish, write_text
+from cyclist_dataset.io.faults import kill_point
 
 FORMATS = ("parquet", "market1501", "msmt")
 # torchreid's Market1501.process_dir: `assert 0 <= pid <= 1501` and `assert 1 <= camid <= 6`.
@@ -64,52 +67,107 @@ class PullSummary:
 
 
 def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullSummary:
-    """Export ``split`` of the release at ``release_dir`` into ``to`` in format ``fmt``."""
+    """Export ``split`` of the release at ``release_dir`` into ``to`` in format ``fmt``.
+
+    The release is verified first (a changed release is refused), every path stays inside the
+    release and ``to``, and the exported images are independent copies: editing one never changes
+    the release or the workspace. The export is built in a hidden folder of ``to`` and moved into
+    place at the end; a pull killed while moving is finished by the next identical pull.
+    """
     release_dir, to = Path(release_dir), Path(to)
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    meta = release_meta(release_dir)
+    meta = _check_request(release_dir, split, to, fmt)
     layout = {split: split} if fmt == "parquet" else _FOLDERS[fmt][split]
-    parts = {part: load_split(release_dir, part) for part in layout}
-    if fmt == "market1501":
-        _check_market(meta, parts, release_dir)
     lists = [_MSMT_LISTS[part] for part in layout] if fmt == "msmt" else []
     if fmt == "msmt" and split == "train":
         # torchreid's MSMT17 reads it too; we have no validation-for-training part
         lists.append("list_val.txt")
     outputs = sorted(set(layout.values())) + lists + [f"{split}.parquet"]
+    staging = to / f".pull-{split}-{fmt}{PARTIAL_SUFFIX}"
+    if (staging / _COMPLETE).is_file():  # a pull killed while moving its outputs: finish it
+        return _move_into_place(staging, to, outputs, split, fmt)
+    shutil.rmtree(staging, ignore_errors=True)
     taken = [name for name in outputs if (to / name).exists()]
     if taken:  # checked before anything is written, so a refused pull leaves DIR as it was
         raise UserError(
             f"{to}: {', '.join(taken)} already exist(s); pull into another folder "
             "(nothing is overwritten)"
         )
-
+    parts = {part: load_split(release_dir, part) for part in layout}
+    if fmt == "market1501":
+        _check_market(meta, parts, release_dir)
     names = export_names(release_dir, fmt)
     for frame in parts.values():
         frame["file"] = frame["image"].map(names)
+    staging.mkdir(parents=True)
     for folder in sorted(set(layout.values())):
-        with atomic_dir(to / folder) as tmp:
-            for part in (p for p, f in layout.items() if f == folder):
-                for source, file in zip(parts[part]["path"], parts[part]["file"], strict=True):
-                    link_or_copy(Path(source), tmp / file)
+        for part in (p for p, f in layout.items() if f == folder):
+            for source, file in zip(parts[part]["path"], parts[part]["file"], strict=True):
+                target = staging / folder / file
+                if not target.resolve().is_relative_to((staging / folder).resolve()):
+                    raise UserError(f"{release_dir}: export name {file!r} would leave {to}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)  # a copy: editing it leaves the release alone
     for part, list_name in zip(layout, lists, strict=False):
         rows = parts[part]
-        write_text(
-            to / list_name,
+        (staging / list_name).write_text(
             "".join(f"{file} {pid}\n" for file, pid in zip(rows["file"], rows["pid"], strict=True)),
+            encoding="utf-8",
         )
     if "list_val.txt" in lists:
-        write_text(to / "list_val.txt", "")
+        (staging / "list_val.txt").write_text("", encoding="utf-8")
     manifest = pd.concat(
         [frame.assign(image=layout[part] + "/" + frame["file"]) for part, frame in parts.items()],
         ignore_index=True,
     )
-    with atomic_path(to / f"{split}.parquet") as tmp:
-        pq.write_table(schemas.from_pandas(schemas.RELEASE_SPLIT, manifest), tmp)
-    return PullSummary(split, fmt, to, len(manifest), tuple(outputs))
+    pq.write_table(
+        schemas.from_pandas(schemas.RELEASE_SPLIT, manifest), staging / f"{split}.parquet"
+    )
+    write_text(staging / _COMPLETE, json.dumps({"images": len(manifest)}))
+    return _move_into_place(staging, to, outputs, split, fmt)
+
+
+def _check_request(release_dir: Path, split: str, to: Path, fmt: str) -> dict:
+    """The release's metadata, once the request and the release itself are found sound."""
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if to.exists() and not to.is_dir():
+        raise UserError(f"--to {to} is a file; give a folder (new or existing) to export into")
+    _refuse_tool_folder(to)
+    meta = release_meta(release_dir)
+    checked, problems = verify_release(release_dir)
+    if problems:
+        raise UserError(
+            f"{release_dir}: {len(problems)} of its {checked} files differ from its checksums "
+            f"(e.g. {problems[0]}); the release was changed after it was made, so nothing is "
+            "exported. Pull from an intact copy (`cyclist-dataset release verify` lists all)"
+        )
+    return meta
+
+
+_COMPLETE = ".complete"  # in a pull's staging folder: everything is written, only moves remain
+
+
+def _move_into_place(
+    staging: Path, to: Path, outputs: list[str], split: str, fmt: str
+) -> PullSummary:
+    images = json.loads((staging / _COMPLETE).read_text(encoding="utf-8"))["images"]
+    for moved, name in enumerate(outputs, 1):
+        if (staging / name).exists():
+            publish(staging / name, to / name)
+        kill_point(f"pull.moved.{moved}", split)
+    shutil.rmtree(staging)
+    return PullSummary(split, fmt, to, images, tuple(outputs))
+
+
+def _refuse_tool_folder(to: Path) -> None:
+    """Exports go outside releases (immutable) and workspaces (the tool's own files)."""
+    for folder in (to.resolve(), *to.resolve().parents):
+        if (folder / META).is_file() and (folder / "SHA256SUMS").is_file():
+            raise UserError(f"--to {to} lies inside the release {folder}; releases never change")
+        if (folder / "manifests").is_dir() and (folder / ".lock").exists():
+            raise UserError(f"--to {to} lies inside the workspace {folder}; export somewhere else")
 
 
 def _check_market(meta: dict, parts: dict[str, pd.DataFrame], release_dir: Path) -> None:

@@ -45,16 +45,19 @@ from cyclist_dataset.dataset.labels import (
 )
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, link_or_copy, remove_stale_partials
-from cyclist_dataset.io.hashing import sha256_of
+from cyclist_dataset.io.hashing import sha256_bytes, sha256_of
 from cyclist_dataset.io.workspace import STAGE_OUTPUT, Workspace, read_params
 from cyclist_dataset.stages.split import split_stats
 
 RELEASES_DIR = "releases"
 SPLITS = ("train", "test", "query", "gallery")
 CHECKSUMS = "SHA256SUMS"
+# The SHA-256 of SHA256SUMS itself: a file deleted together with its line changes it.
+CHECKSUMS_DIGEST = "SHA256SUMS.sha256"
 CARD = "README.md"
 META = "release.json"
-FORMAT_VERSION = 1
+# 2: SHA256SUMS.sha256 and release.json's `files` (the number of files SHA256SUMS lists)
+FORMAT_VERSION = 2
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -183,6 +186,7 @@ def create_release(
     with Workspace(root).locked():
         remove_stale_partials(releases_dir(root))
         crops = read_crops(root)
+        _check_crops_on_disk(root, crops)
         version = None if labels == "none" else get_version(root, labels)
         label_rows = version.labels if version is not None else None
         if version is not None and label_rows is not None:
@@ -198,21 +202,54 @@ def create_release(
                 )
             figures = write_figures(tmp, splits)
             meta = _metadata(root, name, version, splits, crops, by)
-            (tmp / META).write_text(
-                json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-            )
             (tmp / CARD).write_text(
                 dataset_card(meta, splits, _footage_hours(root), figures, CHECKSUMS),
                 encoding="utf-8",
             )
-            _write_checksums(tmp)
-            for path in tmp.iterdir():
-                if path.is_file():
-                    path.chmod(0o444)
-            for path in (tmp / "figures").iterdir():
-                path.chmod(0o444)
+            meta["files"] = len(_files(tmp)) + 1  # and release.json itself
+            (tmp / META).write_text(
+                json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+            )
+            digests = _write_checksums(tmp)
+            _check_release_images(crops, digests)
+            _make_read_only(tmp)
     log(f"release {name}: {target}")
     return target
+
+
+def _check_crops_on_disk(root: Path, crops: pd.DataFrame) -> None:
+    missing = [p for p in crops["crop_path"] if not (root / p).is_file()]
+    if missing:
+        videos = sorted(crops.loc[crops["crop_path"].isin(missing), "video_id"].unique())
+        raise UserError(
+            f"{root}: {len(missing)} crop(s) listed in the split manifest are not on disk "
+            f"(e.g. {missing[0]}), of the video(s) {', '.join(videos)}; run the pipeline again "
+            "(`cyclist-dataset run PIPELINE`): it redoes the crops of those videos"
+        )
+
+
+def _check_release_images(crops: pd.DataFrame, digests: dict[str, str]) -> None:
+    """Each released image holds the bytes its manifest row recorded when the crop was written."""
+    if "crop_sha256" not in crops:
+        return
+    changed = [
+        crop_path
+        for crop_path, recorded in zip(crops["crop_path"], crops["crop_sha256"], strict=True)
+        if isinstance(recorded, str) and digests[image_path(crop_path)] != recorded
+    ]
+    if changed:
+        raise UserError(
+            f"{len(changed)} crop(s) differ from the bytes the pipeline wrote (e.g. {changed[0]}); "
+            "something changed them on disk. Run the pipeline again (`cyclist-dataset run "
+            "PIPELINE`): it redoes the crops of those videos"
+        )
+
+
+def _make_read_only(folder: Path) -> None:
+    """Release files: read-only for everyone, readable by everyone (released images are hard links
+    to the workspace's crops, which the pipeline only ever replaces, never edits)."""
+    for path in sorted(folder.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o444)
 
 
 def _footage_hours(root: Path) -> pd.Series:
@@ -317,21 +354,61 @@ def _fold(objects: list[dict]) -> dict:
 
 
 def _files(folder: Path) -> list[str]:
+    """Every file of a release that SHA256SUMS lists: all but the two checksum files."""
     return sorted(
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
-        if p.is_file() and p.name != CHECKSUMS
+        if (p.is_file() or p.is_symlink()) and p.name not in (CHECKSUMS, CHECKSUMS_DIGEST)
     )
 
 
-def _write_checksums(folder: Path) -> None:
-    lines = [f"{sha256_of(folder / name)}  {name}\n" for name in _files(folder)]
-    (folder / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
+def _write_checksums(folder: Path) -> dict[str, str]:
+    digests = {name: sha256_of(folder / name) for name in _files(folder)}
+    (folder / CHECKSUMS).write_text(
+        "".join(f"{digest}  {name}\n" for name, digest in digests.items()), encoding="utf-8"
+    )
+    (folder / CHECKSUMS_DIGEST).write_text(
+        f"{sha256_of(folder / CHECKSUMS)}  {CHECKSUMS}\n", encoding="utf-8"
+    )
+    return digests
+
+
+# `sha256sum -c` format, strictly: 64 lowercase hex digits, two spaces, a relative path; LF only.
+_CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^\n\r]+)$")
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why a listed name cannot be a file of the release, or None."""
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        return "not a plain relative path inside the release"
+    return None
+
+
+def _parse_checksums(text: str) -> tuple[dict[str, str], list[str]]:
+    entries: dict[str, str] = {}
+    problems = []
+    if text and not text.endswith("\n"):
+        problems.append(f"{CHECKSUMS}: the last line has no line end")
+    for number, line in enumerate(text.split("\n")[:-1] if text else [], 1):
+        match = _CHECKSUM_LINE.match(line)
+        if not match:
+            problems.append(f"{CHECKSUMS}:{number}: malformed line {line!r}")
+            continue
+        digest, name = match.groups()
+        if (why := _unsafe_name(name)) is not None:
+            problems.append(f"{CHECKSUMS}:{number}: {name!r} is {why}")
+        elif name in entries:
+            problems.append(f"{CHECKSUMS}:{number}: {name} is listed twice")
+        else:
+            entries[name] = digest
+    return entries, problems
 
 
 def verify_release(release_dir: Path) -> tuple[int, list[str]]:
     """Re-hash every file of a release: (files checked, problems). No problems: the release is
-    intact."""
+    intact. Also checked: SHA256SUMS's own digest and its number of files (a file deleted with its
+    line), symbolic links, names that would leave the release, files added later."""
     release_dir = Path(release_dir)
     listing = release_dir / CHECKSUMS
     if not listing.is_file():
@@ -339,24 +416,48 @@ def verify_release(release_dir: Path) -> tuple[int, list[str]]:
             f"{release_dir}: no {CHECKSUMS}; this is not a release folder "
             "(see `cyclist-dataset release list WORKSPACE`)"
         )
-    problems, listed = [], set()
-    for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64:
-            problems.append(f"{CHECKSUMS}:{number}: malformed line {line!r}")
-            continue
-        listed.add(name)
+    raw = listing.read_bytes()
+    entries, problems = _parse_checksums(raw.decode("utf-8", errors="replace"))
+    root = release_dir.resolve()
+    for name, digest in entries.items():
         path = release_dir / name
-        if not path.is_file():
+        if path.is_symlink():
+            problems.append(f"{name}: a symbolic link (releases hold only files)")
+        elif not path.resolve().is_relative_to(root):
+            problems.append(f"{name}: outside the release")
+        elif not path.is_file():
             problems.append(f"{name}: missing")
         elif sha256_of(path) != digest:
             problems.append(f"{name}: content changed (SHA-256 differs from {CHECKSUMS})")
     problems += [
         f"{name}: not part of the release (added later)"
+        + (" (a symbolic link)" if (release_dir / name).is_symlink() else "")
         for name in _files(release_dir)
-        if name not in listed
+        if name not in entries
     ]
-    return len(listed), problems
+    problems += _check_listing_itself(release_dir, raw, len(entries))
+    return len(entries), problems
+
+
+def _check_listing_itself(release_dir: Path, raw: bytes, listed: int) -> list[str]:
+    meta_path = release_dir / META
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"{META}: missing or not JSON"]
+    if meta.get("format_version", 1) < 2:
+        return []  # releases made before 0.2 record neither
+    problems = []
+    digest_file = release_dir / CHECKSUMS_DIGEST
+    expected = f"{sha256_bytes(raw)}  {CHECKSUMS}\n"
+    if not digest_file.is_file() or digest_file.read_text(encoding="utf-8") != expected:
+        problems.append(f"{CHECKSUMS}: its SHA-256 differs from {CHECKSUMS_DIGEST} (lines changed)")
+    if meta.get("files") != listed:
+        problems.append(
+            f"{CHECKSUMS} lists {listed} files, {META} recorded {meta.get('files')} "
+            "(files removed together with their lines)"
+        )
+    return problems
 
 
 # ---------------------------------------------------------------- reading releases
@@ -390,5 +491,14 @@ def load_split(release_dir: Path | str, split: str) -> pd.DataFrame:
         raise UserError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
     release_meta(release_dir)
     frame = pd.read_parquet(release_dir / f"{split}.parquet")
-    frame["path"] = [os.fspath(release_dir.resolve() / image) for image in frame["image"]]
+    root = release_dir.resolve()
+    paths = [root / image for image in frame["image"]]
+    for row, (image, path) in enumerate(zip(frame["image"], paths, strict=True)):
+        if not image.startswith("images/") or not path.resolve().is_relative_to(root / "images"):
+            raise UserError(
+                f"{release_dir / f'{split}.parquet'}: row {row}: image {image!r} lies outside the "
+                "release's images/ folder; the release was tampered with "
+                "(`cyclist-dataset release verify`)"
+            )
+    frame["path"] = [os.fspath(path) for path in paths]
     return frame

@@ -42,9 +42,21 @@ def atomic_path(target: Path, extension: str = "") -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, _FILE_MODE)  # mkstemp makes it private; a result is an ordinary file
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _read_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+# The mode an ordinary new file gets (0o666 less the umask), as `open` would give it. Read once, at
+# import: os.umask can only be read by setting it, which is not safe while threads write crops.
+_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def is_temporary(path: Path) -> bool:
@@ -93,6 +105,14 @@ def remove_stale_partials(folder: Path) -> None:
     if folder.is_dir():
         for stale in folder.glob(f".*{PARTIAL_SUFFIX}"):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def publish(finished: Path, target: Path) -> None:
+    """Move a finished file or folder into place in one step (same file system); never over an
+    existing one."""
+    if target.exists():
+        raise UserError(f"{target} already exists; nothing is overwritten")
+    os.rename(finished, target)
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -12,6 +12,7 @@ from support import DEMO, REPO, cli
 from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.core.roi import load_roi
 from cyclist_dataset.errors import ConfigError, RoiError
+from cyclist_dataset.io import assets
 from cyclist_dataset.pipeline.run import run_pipeline
 
 MINIMAL = """
@@ -44,7 +45,7 @@ def pipeline_dir(tmp_path: Path, video: str, roi: object | None = None) -> Path:
 
 def test_corrupt_video_is_reported_by_name_and_others_go_on(tmp_path, asset_cache):
     corrupt = tmp_path / "broken.mp4"
-    good = asset_cache / "footage/radeberg/Testvideo_FR20_2020-02-20_13-00-00.mp4"
+    good = assets.path("footage/radeberg/Testvideo_FR20_2020-02-20_13-00-00.mp4")
     corrupt.write_bytes(good.read_bytes()[:3000])  # a truncated download
     pipeline = pipeline_dir(tmp_path, "broken.mp4")
     pipeline.write_text(
@@ -94,6 +95,14 @@ def test_missing_video_names_the_file(tmp_path):
         ),
         ({"include": [[[0, 0], [90, 0], [0, 100]]]}, "image_width"),
         ({"image_width": 800, "image_height": 600, "include": []}, "at least one polygon"),
+        (
+            {
+                "image_width": 800,
+                "image_height": 600,
+                "include": [[[0, 0], [float("nan"), 0], [0, 9]]],
+            },
+            "point 1 [nan, 0.0] is not a finite number pair",
+        ),
     ],
 )
 def test_bad_roi_file_is_rejected_before_any_work(tmp_path, roi, expected):
@@ -132,6 +141,14 @@ def test_missing_roi_file(tmp_path):
             lambda s: s.replace("[location]", '[location]\ntimezone = "Mars/Olympus"'),
             "unknown time zone",
         ),
+        (
+            lambda s: s.replace("[detect]", "[detect]\nsample_fps = inf"),
+            "key `detect.yolox_onnx.sample_fps`: Input should be a finite number",
+        ),
+        (
+            lambda s: s.replace("[detect]", "[detect]\nbatch_size = 4"),
+            "runtime settings (batch_size) moved to a [runtime] section",
+        ),
     ],
 )
 def test_bad_pipeline_file_names_file_and_key(tmp_path, edit, expected):
@@ -160,6 +177,33 @@ def test_missing_detector_weights_stop_the_run_before_any_work(tmp_path):
     assert result.returncode == 2 and "p.toml: [detect]" in result.stderr
     assert f"checkpoint not found: {tmp_path / 'nope.pth'}" in result.stderr
     assert not (tmp_path / "ws" / "manifests").exists()  # stopped before any work
+
+
+def test_a_model_file_that_is_not_onnx_stops_the_run_with_its_name(tmp_path):
+    video = assets.path("footage/radeberg/Testvideo_FR20_2020-02-20_13-00-00.mp4")
+    pipeline = pipeline_dir(tmp_path, str(video))
+    (tmp_path / "model.onnx").write_text("<html>404 Not Found</html>")  # a failed download
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            'backend = "yolox_onnx"', 'backend = "yolox_onnx"\nmodel = "model.onnx"'
+        )
+    )
+    result = cli("run", str(pipeline))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        f"{tmp_path / 'model.onnx'}: onnxruntime cannot load it as an ONNX model" in result.stderr
+    )
+
+
+def test_a_workspace_that_cannot_be_written_is_a_clear_error(tmp_path):
+    """Even with nothing to do, a run takes the workspace's lock: a workspace it cannot write
+    (here a path through a file, since tests run as root and ignore permission bits) is named."""
+    (tmp_path / "a-file").write_text("")
+    result = cli(
+        "run", str(DEMO), "--workspace", str(tmp_path / "a-file" / "ws"), "--stages", "split"
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot write to the workspace {tmp_path / 'a-file' / 'ws'}" in result.stderr
 
 
 def test_unknown_stage(tmp_path):

@@ -290,3 +290,35 @@ def test_labels_commands(ws, tmp_path):
         result.exception
     )
     assert len(pd.read_parquet(ws / "labels" / "v0001" / "labels.parquet")) == 1
+
+
+EXPORTED = "location,camera,tracklet_id,start,end,n_crops,representative_crop,identity\n"
+GOOD_ROW = (
+    "town,A,town_A_t0001,2020-06-01T12:50:00.000+02:00,2020-06-01T12:50:01.500+02:00,4,"
+    "crops/town_A_t0001.jpg,p1\n"
+)
+
+
+@pytest.mark.parametrize(
+    "column,value,phrase",
+    [
+        ("start", "yesterday", "start 'yesterday' is not a time with its UTC offset"),
+        (
+            "end",
+            "2020-06-01T12:50:01",
+            "end '2020-06-01T12:50:01' is not a time with its UTC offset",
+        ),
+        ("n_crops", "four", "n_crops 'four' is not a positive whole number"),
+        ("n_crops", "0", "n_crops '0' is not a positive whole number"),
+        ("representative_crop", "/etc/passwd", "representative_crop '/etc/passwd' is not a crop"),
+    ],
+)
+def test_the_exported_columns_are_checked_when_present(ws, tmp_path, column, value, phrase):
+    """start, end, n_crops and representative_crop are for the annotators' eyes; a file that
+    carries them must carry them as exported, or it is not the exported file."""
+    assert import_labels(ws, write(tmp_path / "good.csv", EXPORTED + GOOD_ROW)).name == "v0001"
+    index = EXPORTED.strip().split(",").index(column)
+    cells = GOOD_ROW.strip().split(",")
+    cells[index] = value
+    with pytest.raises(UserError, match=rf"bad\.csv:2: {re.escape(phrase)}"):
+        import_labels(ws, write(tmp_path / "bad.csv", EXPORTED + ",".join(cells) + "\n"))

@@ -269,6 +269,33 @@ def _json_item_lines(text: str, document: object) -> list[int]:
     return lines
 
 
+def _exported_column_problems(values: dict[str, str]) -> list[str]:
+    """The columns the export writes for the annotators' eyes (start, end, n_crops,
+    representative_crop) are optional, but when present they must be what the export wrote."""
+    problems = []
+    for column in ("start", "end"):
+        value = str(values.get(column) or "")
+        if value:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                parsed = None
+            if parsed is None or parsed.tzinfo is None:
+                problems.append(
+                    f"{column} {value!r} is not a time with its UTC offset "
+                    "(as exported, e.g. 2020-02-20T13:11:05.250+01:00)"
+                )
+    n_crops = str(values.get("n_crops") or "")
+    if n_crops and not (n_crops.isdigit() and int(n_crops) > 0):
+        problems.append(f"n_crops {n_crops!r} is not a positive whole number")
+    crop = str(values.get("representative_crop") or "")
+    if crop and not re.fullmatch(r"crops/[A-Za-z0-9][A-Za-z0-9_.-]*\.(jpg|png)", crop):
+        problems.append(
+            f"representative_crop {crop!r} is not a crop of the package (crops/NAME.jpg)"
+        )
+    return problems
+
+
 def _entry(values: dict[str, str], line: int, where: str, errors: list[tuple[int, str]]) -> _Entry:
     identity = values.get("identity", "") or None
     tracklet_id = values.get("tracklet_id", "")
@@ -284,6 +311,7 @@ def _entry(values: dict[str, str], line: int, where: str, errors: list[tuple[int
                 "(starting with a letter or digit)",
             )
         )
+    errors.extend((line, f"{where}: {problem}") for problem in _exported_column_problems(values))
     return _Entry(
         line,
         where,
