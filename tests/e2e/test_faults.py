@@ -24,6 +24,7 @@ from support import CYCLIST_VIDEO, DEMO, REPO
 
 from cyclist_dataset.core.config import PipelineConfig, load_pipeline
 from cyclist_dataset.dataset.release import create_release, verify_release
+from cyclist_dataset.io.atomic import PARTIAL_SUFFIX, is_temporary
 from cyclist_dataset.io.faults import KILL_ENV
 from cyclist_dataset.pipeline.run import run_pipeline
 from cyclist_dataset.tools.report import MANIFESTS
@@ -48,11 +49,15 @@ def run_killed(config: PipelineConfig, point: str, markers: Path, stages=None, f
 
 
 def state(root: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """The cyclist video's manifest rows and every crop file's SHA-256."""
+    """The cyclist video's rows in every manifest and intermediate result, and every crop file's
+    SHA-256."""
     tables = {}
-    for name in MANIFESTS:
-        path = root / "manifests" / name / f"{CYCLIST_VIDEO}.parquet"
-        tables[name] = pd.read_parquet(path) if path.is_file() else None
+    for folder in [f"manifests/{name}" for name in MANIFESTS] + [
+        "stages/detect",
+        "stages/anonymize",
+    ]:
+        path = root / folder / f"{CYCLIST_VIDEO}.parquet"
+        tables[folder] = pd.read_parquet(path) if path.is_file() else None
     crops = {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted((root / "crops").rglob("*"))
@@ -80,6 +85,7 @@ def assert_same(root: Path, expected) -> None:
     for name, frame in expected[0].items():
         pd.testing.assert_frame_equal(tables[name], frame, obj=name)
     assert crops == expected[1]
+    assert not [p for p in root.rglob("*") if is_temporary(p) or p.name.endswith(PARTIAL_SUFFIX)]
     release = create_release(root, "after-crash", log=lambda line: None)
     checked, problems = verify_release(release)
     assert checked > 0 and not problems
