@@ -32,7 +32,7 @@ demo: assets
 test: lint assets
 	$(BIN)/pytest
 
-# The unit tier: synthetic data only, no assets needed (an empty cache is enforced), ~15 s.
+# The unit tier: synthetic data only, no assets needed (an empty cache is enforced), ~20 s.
 test-fast: install
 	$(BIN)/pytest tests/unit
 
