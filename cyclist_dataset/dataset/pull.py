@@ -83,7 +83,7 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
         lists.append("list_val.txt")
     outputs = sorted(set(layout.values())) + lists + [f"{split}.parquet"]
     staging = to / f".pull-{split}-{fmt}{PARTIAL_SUFFIX}"
-    if (staging / _COMPLETE).is_file():  # a pull killed while moving its outputs: finish it
+    if _finished_staging(staging, release_dir):  # a pull killed while moving its outputs
         return _move_into_place(staging, to, outputs, split, fmt)
     shutil.rmtree(staging, ignore_errors=True)
     taken = [name for name in outputs if (to / name).exists()]
@@ -122,7 +122,8 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
     pq.write_table(
         schemas.from_pandas(schemas.RELEASE_SPLIT, manifest), staging / f"{split}.parquet"
     )
-    write_text(staging / _COMPLETE, json.dumps({"images": len(manifest)}))
+    done = {"images": len(manifest), "release": str(release_dir.resolve())}
+    write_text(staging / _COMPLETE, json.dumps(done))
     return _move_into_place(staging, to, outputs, split, fmt)
 
 
@@ -147,6 +148,15 @@ def _check_request(release_dir: Path, split: str, to: Path, fmt: str) -> dict:
 
 
 _COMPLETE = ".complete"  # in a pull's staging folder: everything is written, only moves remain
+
+
+def _finished_staging(staging: Path, release_dir: Path) -> bool:
+    """Whether ``staging`` holds a complete export of this release, only waiting to be moved."""
+    try:
+        done = json.loads((staging / _COMPLETE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(done.get("release") == str(release_dir.resolve()))
 
 
 def _move_into_place(
