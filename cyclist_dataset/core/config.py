@@ -137,8 +137,8 @@ class YoloxConfig(_DetectSection):
 
 
 # The detect section, by backend (pydantic picks the class from `backend`).
-DetectConfig = Annotated[FasterRcnnConfig | YoloxConfig, Field(discriminator="backend")]
 DetectSection = FasterRcnnConfig | YoloxConfig
+DetectConfig = Annotated[DetectSection, Field(discriminator="backend")]
 
 
 class RuntimeConfig(_Section):

@@ -29,10 +29,18 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cyclist_dataset.core import schemas
-from cyclist_dataset.dataset.release import META, SPLITS, load_split, release_meta, verify_release
+from cyclist_dataset.dataset.release import (
+    CHECKSUMS,
+    META,
+    SPLITS,
+    load_split,
+    release_meta,
+    verify_release,
+)
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import PARTIAL_SUFFIX, publish, write_text
 from cyclist_dataset.io.faults import kill_point
+from cyclist_dataset.io.workspace import Workspace
 
 FORMATS = ("parquet", "market1501", "msmt")
 # torchreid's Market1501.process_dir: `assert 0 <= pid <= 1501` and `assert 1 <= camid <= 6`.
@@ -174,9 +182,9 @@ def _move_into_place(
 def _refuse_tool_folder(to: Path) -> None:
     """Exports go outside releases (immutable) and workspaces (the tool's own files)."""
     for folder in (to.resolve(), *to.resolve().parents):
-        if (folder / META).is_file() and (folder / "SHA256SUMS").is_file():
+        if (folder / META).is_file() and (folder / CHECKSUMS).is_file():
             raise UserError(f"--to {to} lies inside the release {folder}; releases never change")
-        if (folder / "manifests").is_dir() and (folder / ".lock").exists():
+        if Workspace.is_workspace(folder):
             raise UserError(f"--to {to} lies inside the workspace {folder}; export somewhere else")
 
 

@@ -31,6 +31,7 @@ from cyclist_dataset.io.atomic import atomic_path, is_temporary
 
 FINGERPRINT_KEY = b"cyclist_dataset.fingerprint"
 PARAMS_KEY = b"cyclist_dataset.params"
+LOCK_NAME = ".lock"
 
 # Where each stage's per-video result goes: the public manifests and two intermediates.
 STAGE_OUTPUT = {
@@ -47,6 +48,11 @@ SIDE_OUTPUT = {"track": "manifests/tracklet_summary"}
 class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @staticmethod
+    def is_workspace(folder: Path) -> bool:
+        """Whether a folder is a workspace some run has used (its manifests and its lock)."""
+        return (folder / "manifests").is_dir() and (folder / LOCK_NAME).exists()
 
     def stage_output(self, stage: str, video_id: str) -> Path:
         return self.root / STAGE_OUTPUT[stage] / f"{video_id}.parquet"
@@ -73,7 +79,7 @@ class Workspace:
         """Hold the workspace for one run; temporaries left by a killed run are removed first."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            lock_file = open(self.root / ".lock", "a+")  # closed by the with below
+            lock_file = open(self.root / LOCK_NAME, "a+")  # closed by the with below
         except OSError as exc:
             raise UserError(
                 f"cannot write to the workspace {self.root} ({exc.strerror}); check its "

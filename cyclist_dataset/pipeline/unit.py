@@ -91,23 +91,18 @@ class Context:
         )
 
     def video_sha256(self, video_: VideoConfig) -> str:
-        """The video file's SHA-256: taken from its ingest result while the file's path, size and
-        mtime are unchanged (no re-hashing of unchanged footage), else hashed."""
+        """The video file's SHA-256: taken from its ingest result while the file's path, size,
+        mtime and inode are unchanged (no re-hashing of unchanged footage), else hashed."""
         path = video.require_file(video_.source_path())
         key = _input_key(path)
         if key not in self._video_sha256:
             stored = self.workspace.stage_output("ingest", video_.video_id)
-            try:
-                same_file = (pq.read_schema(stored).metadata or {}).get(
-                    INPUT_KEY, b""
-                ).decode() == key
-                digest = (
-                    pq.read_table(stored, columns=["sha256"]).column(0)[0].as_py()
-                    if same_file
-                    else None
-                )
-            except (OSError, pa.ArrowInvalid, IndexError):
-                digest = None
+            digest = None
+            if _stored_input_key(stored) == key:
+                try:
+                    digest = pq.read_table(stored, columns=["sha256"]).column(0)[0].as_py()
+                except (OSError, pa.ArrowInvalid, KeyError, IndexError):
+                    digest = None
             self._video_sha256[key] = digest or sha256_of(path)
         return self._video_sha256[key]
 
@@ -283,7 +278,6 @@ STAGES: dict[str, Stage] = {
     )
 }
 STAGE_NAMES = tuple(STAGES)
-UPSTREAM = {name: stage.upstream for name, stage in STAGES.items()}
 assert STAGE_NAMES == tuple(STAGE_OUTPUT), "every stage has an output folder, in pipeline order"
 
 
@@ -293,7 +287,17 @@ def _input_key(path: Path) -> str:
     return fingerprint(str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def expected_fingerprint(ctx: Context, stage: Stage, video_: VideoConfig) -> str:
+def _stored_input_key(ingest_result: Path) -> str | None:
+    """The input key an ingest result was written with, or None if it has none or is unreadable."""
+    try:
+        metadata = pq.read_schema(ingest_result).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return None
+    value = metadata.get(INPUT_KEY)
+    return value.decode() if value else None
+
+
+def expected_fingerprint(ctx: Context, stage: Stage, video_: VideoConfig, params: dict) -> str:
     upstream = []
     for name in stage.upstream:
         found = read_fingerprint(ctx.workspace.stage_output(name, video_.video_id))
@@ -303,7 +307,7 @@ def expected_fingerprint(ctx: Context, stage: Stage, video_: VideoConfig) -> str
                 f"run with --stages {name},{stage.name} (or all stages)"
             )
         upstream.append(found)
-    return fingerprint(stage.name, stage.version, stage.params(ctx, video_), upstream)
+    return fingerprint(stage.name, stage.version, params, upstream)
 
 
 def is_fresh(ctx: Context, stage: Stage, video_: VideoConfig, expected: str) -> bool:
@@ -319,10 +323,9 @@ def is_fresh(ctx: Context, stage: Stage, video_: VideoConfig, expected: str) -> 
     if stage.files_column is not None and not _files_intact(ctx, target, stage):
         return False
     if stage.name == "ingest":
-        # The input file itself (path, size, mtime), without re-hashing its content.
-        metadata = pq.read_schema(target).metadata or {}
+        # The input file itself (path, size, mtime, inode), without re-hashing its content.
         try:
-            return metadata.get(INPUT_KEY, b"").decode() == _input_key(video_.source_path())
+            return _stored_input_key(target) == _input_key(video_.source_path())
         except (OSError, UserError):
             return False
     return True
@@ -349,12 +352,13 @@ def _files_intact(ctx: Context, result: Path, stage: Stage) -> bool:
 
 def run_stage(ctx: Context, stage: Stage, video_: VideoConfig, force: bool) -> pa.Table | None:
     """Compute one stage for one video unless its result is fresh; None when skipped."""
-    expected = expected_fingerprint(ctx, stage, video_)
+    stage_params = stage.params(ctx, video_)  # once: it may hash files (ROI, models, the video)
+    expected = expected_fingerprint(ctx, stage, video_, stage_params)
     if not force and is_fresh(ctx, stage, video_, expected):
         return None
     table, extra = stage.compute(ctx, video_)
     kill_point(stage.name, video_.video_id)
-    params = {**stage.params(ctx, video_), **extra}
+    params = {**stage_params, **extra}
     # Side tables first: a crash between the writes leaves the stage unfinished.
     for name, derive in stage.side_tables:
         write_result(

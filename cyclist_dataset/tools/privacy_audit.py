@@ -19,7 +19,7 @@ from tqdm import tqdm
 from cyclist_dataset.core.config import AuditConfig
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import atomic_path, is_temporary, write_bytes
-from cyclist_dataset.io.workspace import Workspace
+from cyclist_dataset.io.workspace import LOCK_NAME, Workspace
 from cyclist_dataset.stages.anonymize.audit import Auditor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -49,7 +49,7 @@ def image_files(root: Path, every_file: bool = False) -> list[Path]:
             continue
         name = path.name.lower()
         if every_file:
-            if not name.endswith(".parquet") and name != ".lock":
+            if not name.endswith(".parquet") and name != LOCK_NAME:
                 found.append(path)
         elif name.endswith(IMAGE_SUFFIXES) or is_temporary(path):
             found.append(path)
