@@ -223,12 +223,15 @@ FACE_DETECTOR_NAMES = ("centerface", "yunet")
 class AuditConfig(_Section):
     """The privacy audit of every crop, in memory, before it is written (``[anonymize.audit]``).
 
-    Face detectors look for a face in the crop as it will be stored (encoded and decoded again).
-    A crop fails when a detector scores a face at or above its threshold; ``escalate`` then blurs
-    the found face boxes again (the face filter; each round wider and stronger) and re-checks, up to
-    ``max_escalations`` times.
-    The manifest records ``audit_passed`` and ``audit_face_score`` (the highest score divided by
-    its detector's threshold: >= 1 fails); the split stage leaves failed crops out.
+    Face detectors look for a face in the crop as it will be stored (encoded and decoded again),
+    at several scales and with bilinear and bicubic resampling (``stages.anonymize.audit``), so
+    that a face of ``face_min_px`` to ``face_max_px`` is seen at sizes the detectors find reliably;
+    the head region (top ``head_fraction`` of the crop) is searched from ``face_min_px``, the rest
+    of the crop from ``crop_min_face_fraction`` of its height (but at least ``face_min_px``).
+    A crop fails when a detector scores a face at or above its threshold; ``escalate`` blurs the
+    found face boxes again (the face filter; each round wider and stronger) and re-checks, up to
+    ``max_escalations`` times, while the score is at or above ``escalate_from`` of a threshold. A
+    crop that still fails is not written: its manifest row says why.
     """
 
     enabled: bool = True
@@ -237,18 +240,36 @@ class AuditConfig(_Section):
     )
     # Sensitive operating points, measured on the intel clip's person crops (README "Privacy
     # audit"): the faces the unblurred crops show (profiles, glasses) score above them, while the
-    # head silhouettes left by the default median blur score below (CenterFace <= 0.37,
-    # YuNet <= 0.58).
+    # head silhouettes left by the default median blur score below.
     centerface_threshold: float = Field(0.4, gt=0, lt=1)
     yunet_threshold: float = Field(0.65, gt=0, lt=1)
-    # Crops lower than this are upscaled (at most 4x) before detection: detail that survives the
-    # blur (eyes, glasses) then scores higher, blurred blobs do not.
-    upscale_to_px: int = Field(640, ge=32)
+    # Face heights (stored pixels) the audit must find. Below 12 px a face is a few blobs; 200 px is
+    # larger than any face in a person crop of a street camera.
+    face_min_px: int = Field(12, ge=4)
+    face_max_px: int = Field(200, ge=16)
+    # The head region: where a rider's or walker's own face is (a cyclist's head sits in the top
+    # fifth of the box; 0.3, as the face blur's fallback region, leaves room for bending).
+    head_fraction: float = Field(0.3, gt=0, le=1)
+    # Outside the head region a face is a bystander's; searched from this fraction of the crop
+    # height up (1/16 of a 386 px crop: 24 px; every size for crops up to 192 px).
+    crop_min_face_fraction: float = Field(1 / 16, ge=0, le=1)
     escalate: bool = True
+    # The crop stage escalates while a crop scores at or above this share of a threshold, not just
+    # at 1: a crop passing at 0.99 could fail once resized or re-encoded by whoever looks at it
+    # next (measured: rescaling passing crops 0.5x-3x moves their score by up to ...).
+    escalate_from: float = Field(0.8, gt=0, le=1)
     max_escalations: int = Field(3, ge=0)
 
     def threshold(self, detector: str) -> float:
         return {"centerface": self.centerface_threshold, "yunet": self.yunet_threshold}[detector]
+
+    @model_validator(mode="after")
+    def _face_range(self) -> AuditConfig:
+        if self.face_min_px >= self.face_max_px:
+            raise ValueError(
+                f"face_min_px ({self.face_min_px}) must be below face_max_px ({self.face_max_px})"
+            )
+        return self
 
 
 class AnonymizeConfig(_Section):
@@ -306,9 +327,16 @@ class SplitConfig(_Section):
     # after it: tracklets that come within guard_s of a boundary are dropped from both parts.
     # 30 s covers a crossing of the thesis's camera views; 0 turns the band off (midpoint only).
     guard_s: float = Field(30.0, ge=0)
-    # Crops whose privacy audit failed (anonymize stage column `audit_passed` = false) never
-    # reach the split manifest.
-    refuse_failed_audit: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "refuse_failed_audit" in data:
+            raise ValueError(
+                "refuse_failed_audit was removed in 0.2: a crop that fails the privacy audit is "
+                "never written, so it can never be split; delete the line"
+            )
+        return data
 
     @model_validator(mode="after")
     def _guard_leaves_room(self) -> SplitConfig:

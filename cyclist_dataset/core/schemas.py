@@ -119,7 +119,8 @@ TRACKLET_SUMMARY = pa.schema(
 
 # stages/anonymize: one row per crop written (the split is added by the split stage).
 _CROP_COLUMNS = [
-    pa.field("crop_path", pa.string(), nullable=False),  # relative to the workspace
+    # relative to the workspace; null: refused by the privacy audit, never written (see `refused`)
+    pa.field("crop_path", pa.string()),
     # SHA-256 of the image file's bytes: a rerun trusts a crop on disk only if it still has them
     pa.field("crop_sha256", pa.string()),
     pa.field("location", pa.string(), nullable=False),
@@ -142,10 +143,20 @@ _CROP_COLUMNS = [
     # head region blurred: no face found there (null unless method = face)
     pa.field("face_fallback", pa.bool_()),
     # The privacy audit of the crop as written (null when anonymize.audit.enabled = false):
-    # false: a face detector still finds a face; the split stage drops it
+    # false: a face detector still finds a face after the last escalation: the crop was refused
+    # (not written) and the split stage drops its row
     pa.field("audit_passed", pa.bool_()),
     # highest face score / its detector's threshold (>= 1 fails)
     pa.field("audit_face_score", pa.float32()),
+    # the audit's definition (detectors, thresholds, views; `Auditor.definition_id`): the release
+    # gate takes a verdict only under the current definition
+    pa.field("audit_definition", pa.string()),
+    # how often the audit blurred found faces again before the crop passed (or was refused)
+    pa.field("audit_escalations", pa.int32()),
+    # the highest-scoring face: "detector score/threshold region xscale interpolation"
+    pa.field("audit_finding", pa.string()),
+    # why the crop was not written (null: written)
+    pa.field("refused", pa.string()),
 ]
 CROPS_UNSPLIT = pa.schema(_CROP_COLUMNS)
 # train | validation

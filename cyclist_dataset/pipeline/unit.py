@@ -181,11 +181,10 @@ def _anonymize(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
         ctx.workspace,
         ctx.config.anonymize,
     )
-    audited = table.column("audit_passed").drop_null()
-    failed = len(audited) - sum(audited.to_pylist())
+    refused = table.num_rows - table.column("crop_path").drop_null().length()
     # Face detector and audit model identities (SHA-256) are in every row's `anonymization` JSON
     # and, through `face_models_sha256`, in the stage's fingerprint.
-    return table, {"crops": table.num_rows, "audit_failed": failed}
+    return table, {"crops": table.num_rows, "audit_refused": refused}
 
 
 def _split(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
@@ -258,7 +257,7 @@ STAGES: dict[str, Stage] = {
         ),
         Stage(
             "anonymize",
-            3,  # 3: crop_sha256
+            4,  # 3: crop_sha256; 4: the multi-scale audit, refused crops not written
             ("ingest", "track"),
             _anonymize,
             lambda ctx, v: {
@@ -344,6 +343,8 @@ def _files_intact(ctx: Context, result: Path, stage: Stage) -> bool:
         else [None] * len(paths)
     )
     for relative, digest in zip(paths, hashes, strict=True):
+        if relative is None:  # a row without a file (a crop the privacy audit refused)
+            continue
         path = ctx.workspace.root / relative
         if not path.is_file() or (digest is not None and sha256_of(path) != digest):
             return False

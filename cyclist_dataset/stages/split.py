@@ -10,8 +10,8 @@ how many each cost in its metadata (``split_stats``, see ``SPLIT_STATS_KEY``):
 
 - the guard band: a tracklet that comes within ``guard_s`` of a train/validation boundary is
   dropped whole, so one cyclist seen by two cameras around a boundary cannot land in both parts;
-- the privacy gate: crops whose anonymization audit failed (column ``audit_passed`` false, when
-  the anonymize stage wrote one) are refused while ``refuse_failed_audit`` is on.
+- the privacy gate: crops the anonymization audit refused (never written: no ``crop_path``; or,
+  from older results, ``audit_passed`` false) are left out.
 """
 
 from __future__ import annotations
@@ -104,11 +104,13 @@ def split_crops(crops: pa.Table, config: SplitConfig, timezone: str) -> tuple[pa
     stats["guard_band_crops"] = int(in_band.sum())
     stats["guard_band_tracklets"] = int(guarded.sum())
     keep = ~in_band
-    if stats["audit_column"] and config.refuse_failed_audit:
-        # Only an explicit False is a failed audit; null means the crop was not audited.
-        failed = frame[AUDIT_COLUMN].eq(False).fillna(False).to_numpy(bool)
-        stats["audit_refused_crops"] = int((failed & keep).sum())
-        keep &= ~failed
+    # A crop the privacy audit refused was never written (no crop_path); older results wrote it
+    # and marked it failed. Only an explicit False is a failed audit; null: not audited.
+    refused = frame["crop_path"].isna().to_numpy(bool, copy=True)
+    if stats["audit_column"]:
+        refused |= frame[AUDIT_COLUMN].eq(False).fillna(False).to_numpy(bool)
+    stats["audit_refused_crops"] = int((refused & keep).sum())
+    keep &= ~refused
     frame = frame[keep].copy()
     for field in schemas.CROPS:  # columns newer than the input (e.g. the audit's) stay null
         if field.name not in frame.columns and field.nullable:

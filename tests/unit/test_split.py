@@ -168,6 +168,7 @@ def test_guard_band_that_leaves_no_window_is_refused():
 def test_failed_privacy_audit_crops_never_reach_the_manifest():
     t = H + timedelta(minutes=20)
     rows = [*span("a", t, 2), *span("b", t, 3), ("c", t)]
+    # An older result: failed crops were written and marked failed.
     table, extra = split_crops(
         crops_at(rows, audit=[True, False, None, True, False]), SplitConfig(), "UTC"
     )
@@ -177,9 +178,19 @@ def test_failed_privacy_audit_crops_never_reach_the_manifest():
         extra["split_stats"]["audit_column"] is True
         and extra["split_stats"]["audit_refused_crops"] == 2
     )
-    allowed, extra = split_crops(
-        crops_at(rows, audit=[True, False, None, True, False]),
-        SplitConfig(refuse_failed_audit=False),
-        "UTC",
+    # Today's: a refused crop is not written, its row has no crop_path.
+    refused = crops_at(rows, audit=[True, False, True, True, True])
+    paths = refused.column("crop_path").to_pylist()
+    refused = refused.set_column(
+        refused.schema.get_field_index("crop_path"),
+        "crop_path",
+        pa.array([None if i == 1 else p for i, p in enumerate(paths)], pa.string()),
     )
-    assert allowed.num_rows == 5 and extra["split_stats"]["audit_refused_crops"] == 0
+    table, extra = split_crops(refused, SplitConfig(), "UTC")
+    assert sorted(table.to_pandas()["crop_path"]) == ["c0.jpg", "c2.jpg", "c3.jpg", "c4.jpg"]
+    assert extra["split_stats"]["audit_refused_crops"] == 1
+
+
+def test_the_removed_switch_for_failed_crops_says_why():
+    with pytest.raises(ValidationError, match="never written"):
+        SplitConfig(refuse_failed_audit=False)

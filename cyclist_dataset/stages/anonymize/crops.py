@@ -62,15 +62,21 @@ from cyclist_dataset.stages.anonymize.blur import (
 )
 from cyclist_dataset.stages.anonymize.faces import EMPTY, detect_faces, make_face_detector
 
+# Crops audited together: their views share batches (a chunk of 8 keeps the pool's threads busy and
+# memory flat; larger chunks were no faster).
+AUDIT_CHUNK = 8
+
 
 @dataclass
 class Sealed:
-    """A crop ready for the disk: its encoded bytes and what the audit said about them."""
+    """A crop ready for the disk, or refused: its encoded bytes and what the audit said of them."""
 
-    data: bytes
+    data: bytes | None  # None: refused (a face is still found after the last escalation)
     audit_score: float | None  # None: audit disabled
     audit_passed: bool | None
     escalations: int
+    finding: str | None = None  # the highest-scoring face: detector, score/threshold, view
+    refused: str | None = None  # why it was not written
 
 
 class Anonymizer:
@@ -117,7 +123,9 @@ class Anonymizer:
         if self.auditor is not None:
             params["audit"] = {
                 **self.auditor.identity,
+                "definition_id": self.auditor.definition_id,
                 "escalate": c.audit.escalate,
+                "escalate_from": c.audit.escalate_from,
                 "max_escalations": c.audit.max_escalations,
             }
         return params
@@ -172,34 +180,70 @@ class Anonymizer:
             )
         return data.tobytes()
 
+    def escalate(self, blurred: np.ndarray, faces: np.ndarray, round_: int) -> np.ndarray:
+        """Blur the faces the audit found again; each round grows the boxes more and blurs harder
+        (the last rounds flatten the face, never the rest of the person)."""
+        blurred = blurred.copy()
+        height, width = blurred.shape[:2]
+        window = blur_window(height, self.config)
+        scale = self.config.face_mask_scale * (1 + 0.25 * round_)
+        fraction = min(1.0, self.config.face_window_fraction * (1 + round_))
+        for face in faces:
+            box = clip_box(face_region(face, scale), width, height)
+            blur_region(
+                blurred,
+                box,
+                self.config.face_filter,
+                max(window, odd_window(fraction * (box[3] - box[1]))),
+            )
+        return blurred
+
     def seal(self, blurred: np.ndarray) -> Sealed:
-        """Encode a blurred crop and audit exactly what would be stored; where a face is still
-        found, blur the found faces again (up to ``max_escalations`` times)."""
-        data = self.encode(blurred)
+        return self.seal_many([blurred])[0]
+
+    def seal_many(self, blurred: list[np.ndarray]) -> list[Sealed]:
+        """Encode blurred crops and audit exactly what would be stored (all crops of a batch at
+        once); where a face is found or nearly found (``escalate_from``), blur the found faces
+        again (up to ``max_escalations`` times); a crop that still fails is refused."""
+        data = [self.encode(image) for image in blurred]
         if self.auditor is None:
-            return Sealed(data, None, None, 0)
+            return [Sealed(d, None, None, 0) for d in data]
         audit = self.config.audit
-        result = self.auditor.check(decode(data))
-        escalations = 0
-        while not result.passed and audit.escalate and escalations < audit.max_escalations:
-            escalations += 1
-            blurred = blurred.copy()
-            height, width = blurred.shape[:2]
-            window = blur_window(height, self.config)
-            # Each round grows the boxes more and blurs harder (the last rounds flatten the region).
-            scale = self.config.face_mask_scale * (1 + 0.25 * escalations)
-            fraction = min(1.0, self.config.face_window_fraction * (1 + escalations))
-            for face in result.faces:
-                box = clip_box(face_region(face, scale), width, height)
-                blur_region(
-                    blurred,
-                    box,
-                    self.config.face_filter,
-                    max(window, odd_window(fraction * (box[3] - box[1]))),
+        results = self.auditor.check_many([decode(d) for d in data], audit.escalate_from)
+        rounds = [0] * len(data)
+        failing = [i for i, result in enumerate(results) if result.score >= audit.escalate_from]
+        round_ = 0
+        while failing and audit.escalate and round_ < audit.max_escalations:
+            round_ += 1
+            for i in failing:
+                blurred[i] = self.escalate(blurred[i], results[i].faces, round_)
+                data[i], rounds[i] = self.encode(blurred[i]), round_
+            for i, result in zip(
+                failing,
+                self.auditor.check_many([decode(data[i]) for i in failing], audit.escalate_from),
+                strict=True,
+            ):
+                results[i] = result
+            failing = [i for i in failing if results[i].score >= audit.escalate_from]
+        sealed = []
+        for d, result, escalations in zip(data, results, rounds, strict=True):
+            finding = result.worst.describe() if result.worst is not None else None
+            refused = (
+                None
+                if result.passed
+                else f"a face is still found after {escalations} escalation(s): {finding}"
+            )
+            sealed.append(
+                Sealed(
+                    None if refused else d,
+                    float(result.score),
+                    bool(result.passed),
+                    escalations,
+                    finding,
+                    refused,
                 )
-            data = self.encode(blurred)
-            result = self.auditor.check(decode(data))
-        return Sealed(data, float(result.score), bool(result.passed), escalations)
+            )
+        return sealed
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -306,6 +350,65 @@ def carry_faces(
     return carried
 
 
+def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _record(
+    row: pd.Series,
+    frame: video.Frame,
+    box: tuple[int, int, int, int],
+    params: dict,
+    info: dict,
+    sealed: Sealed,
+    workspace: Workspace,
+    target: Path,
+    start_time: datetime,
+) -> dict:
+    """A crop's manifest row (``schemas.CROPS_UNSPLIT``)."""
+    record = {**params, **info}
+    if sealed.audit_score is not None:
+        record["audit"] = {**record["audit"], "escalations": sealed.escalations}
+    audit = params.get("audit")
+    return {
+        "crop_path": None if sealed.data is None else workspace.relative(target),
+        "crop_sha256": None if sealed.data is None else sha256_bytes(sealed.data),
+        **{
+            name: row[name]
+            for name in (
+                "location",
+                "camera",
+                "tracklet_id",
+                "video_id",
+                "frame_index",
+                "timestamp_s",
+                "model",
+            )
+        },
+        "detection_id": None if pd.isna(row["detection_id"]) else int(row["detection_id"]),
+        "score": None if pd.isna(row["score"]) else float(row["score"]),
+        "interpolated": bool(row.get("interpolated", False)),
+        **dict(zip(BOX_COLUMNS, box, strict=True)),
+        "timestamp": start_time + timedelta(seconds=frame.timestamp_s),
+        "anonymization": json.dumps(record, sort_keys=True),
+        "faces_found": info.get("faces_found"),
+        "face_fallback": info.get("fallback"),
+        "audit_passed": sealed.audit_passed,
+        "audit_face_score": sealed.audit_score,
+        "audit_definition": None if audit is None else audit["definition_id"],
+        "audit_escalations": None if audit is None else sealed.escalations,
+        "audit_finding": sealed.finding,
+        "refused": sealed.refused,
+    }
+
+
 def write_crops(
     video_path: Path,
     fps: float,
@@ -358,61 +461,50 @@ def write_crops(
                 found[position] = faces
             carried = carry_faces(rows, found, config.face_carry_s)
 
-        def write_one(
-            position: int, frame: video.Frame, crop: np.ndarray, box: tuple[int, int, int, int]
-        ) -> dict:
-            row = rows.loc[position]
-            height, width = crop.shape[:2]
-            faces = to_absolute(found[position], width, height) if position in found else None
-            extra = to_absolute(carried[position], width, height) if position in carried else None
-            blurred, info = anonymizer.anonymize(crop, faces, extra)
-            sealed = anonymizer.seal(blurred)
-            target = workspace.crop_dir(row.location, row.camera, row.tracklet_id) / crop_file_name(
-                row.tracklet_id, row.camera, frame.index, anonymizer.extension
-            )
-            write_bytes(target, sealed.data)
-            record = {**params, **info}
-            if sealed.audit_score is not None:
-                record["audit"] = {**record["audit"], "escalations": sealed.escalations}
-            return {
-                "crop_path": workspace.relative(target),
-                "crop_sha256": sha256_bytes(sealed.data),
-                **{
-                    name: row[name]
-                    for name in (
-                        "location",
-                        "camera",
-                        "tracklet_id",
-                        "video_id",
-                        "frame_index",
-                        "timestamp_s",
-                        "model",
-                    )
-                },
-                "detection_id": None if pd.isna(row["detection_id"]) else int(row["detection_id"]),
-                "score": None if pd.isna(row["score"]) else float(row["score"]),
-                "interpolated": bool(row.get("interpolated", False)),
-                **dict(zip(BOX_COLUMNS, box, strict=True)),
-                "timestamp": start_time + timedelta(seconds=frame.timestamp_s),
-                "anonymization": json.dumps(record, sort_keys=True),
-                "faces_found": info.get("faces_found"),
-                "face_fallback": info.get("fallback"),
-                "audit_passed": sealed.audit_passed,
-                "audit_face_score": sealed.audit_score,
-            }
+        def write_chunk(
+            jobs: list[tuple[int, video.Frame, np.ndarray, tuple[int, int, int, int]]],
+        ) -> list[dict]:
+            """Blur, audit (the chunk's crops in one batch) and write; one record per crop."""
+            blurred, infos = [], []
+            for position, _, crop, _ in jobs:
+                height, width = crop.shape[:2]
+                faces = to_absolute(found[position], width, height) if position in found else None
+                extra = (
+                    to_absolute(carried[position], width, height) if position in carried else None
+                )
+                image, info = anonymizer.anonymize(crop, faces, extra)
+                blurred.append(image)
+                infos.append(info)
+            records = []
+            for (position, frame, _, box), info, sealed in zip(
+                jobs, infos, anonymizer.seal_many(blurred), strict=True
+            ):
+                row = rows.loc[position]
+                target = workspace.crop_dir(
+                    row.location, row.camera, row.tracklet_id
+                ) / crop_file_name(row.tracklet_id, row.camera, frame.index, anonymizer.extension)
+                if sealed.data is not None:
+                    write_bytes(target, sealed.data)
+                records.append(
+                    _record(row, frame, box, params, info, sealed, workspace, target, start_time)
+                )
+            return records
 
+        chunks = _chunked(_crop_jobs(video_path, fps, rows, config), AUDIT_CHUNK)
         write_jobs: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]] = (
-            (write_one, job) for job in _crop_jobs(video_path, fps, rows, config)
+            (write_chunk, (chunk,)) for chunk in chunks
         )
-        for record in tqdm(
-            _bounded_map(pool, write_jobs, in_flight),
+        with tqdm(
             total=len(rows),
             leave=False,
             desc=f"crops {video_path.stem}",
             unit="crop",
             disable=not progress,
-        ):
-            for name, value in record.items():
-                columns[name].append(value)
-            kill_point(f"anonymize.crop.{len(columns['crop_path'])}", record["video_id"])
+        ) as bar:
+            for records in _bounded_map(pool, write_jobs, workers + 2):
+                for record in records:
+                    for name, value in record.items():
+                        columns[name].append(value)
+                    kill_point(f"anonymize.crop.{len(columns['crop_path'])}", record["video_id"])
+                bar.update(len(records))
     return schemas.table(schemas.CROPS_UNSPLIT, columns)
