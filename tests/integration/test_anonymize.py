@@ -72,7 +72,7 @@ def intel_people() -> list[dict]:
 
 def test_faces_found_before_blurring_and_none_after_default_blur(intel_people):
     auditor = Auditor(NO_ESCALATION)
-    centerface = make_face_detector("centerface", NO_ESCALATION.upscale_to_px)
+    centerface = make_face_detector("centerface")
     raw = [auditor.check(p["crop"]) for p in intel_people]
     found = [
         p
@@ -92,14 +92,15 @@ def test_faces_found_before_blurring_and_none_after_default_blur(intel_people):
 
 
 def test_face_mode_blurs_faces_and_falls_back_to_the_head(intel_people):
-    config = AnonymizeConfig(method="face", audit=NO_ESCALATION)
+    config = AnonymizeConfig(method="face")  # the audit escalates what face blur left findable
     anonymizer = Anonymizer(config)
-    outcomes = []
+    outcomes, escalated = [], 0
     for person in intel_people:
         crop = person["crop"]
         blurred, info = anonymizer.anonymize(crop)
         sealed = anonymizer.seal(blurred)
         assert sealed.audit_passed, (person["frame_index"], info, sealed.audit_score)
+        escalated += sealed.escalations > 0
         outcomes.append(info)
         head = int(np.ceil(config.head_fraction * crop.shape[0]))
         if info["fallback"]:
@@ -114,6 +115,9 @@ def test_face_mode_blurs_faces_and_falls_back_to_the_head(intel_people):
     assert any(o["fallback"] and o["faces_found"] == 0 for o in outcomes), (
         "the fallback path must be exercised"
     )
+    # In this segment people turn their faces to the camera: face blur alone leaves 12 of 27 crops
+    # at 0.8 of a threshold or above (the audit's margin); escalation takes those.
+    assert escalated <= len(intel_people) // 2, (escalated, len(intel_people))
 
 
 def test_face_mode_fallback_when_the_detector_finds_nothing(intel_people):

@@ -33,6 +33,7 @@ images were audited with it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -59,27 +60,49 @@ AUDIT_VERSION = 2
 INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
 # One batch of views holds at most this many pixels (about 17 MB of float32 input).
 BATCH_PIXELS = 1_500_000
+# Zero columns between the views of a mosaic.
+MOSAIC_GAP = 8
+# An escalation blurs every box scoring at least this share of the margin, not only those at it:
+# the boxes just below it would otherwise surface in the next round.
+NEAR_SHARE = 0.5
 
 
 @dataclass(frozen=True)
-class DetectorRange:
-    """Face heights a detector finds reliably (table in the module docstring), the regions it
-    searches and the largest view it is given (its cost: CenterFace runs at about 2.4 Mpx/s on one
-    core, YuNet at 20)."""
+class DetectorViews:
+    """How one detector looks at an image: the regions it searches, and either a scale ladder in
+    stored pixels (``seen_px``: face heights it finds reliably, table in the module docstring;
+    ``max_view_px``: its largest view) or views normalised to the content (``canonical_px``: the
+    region resized to these areas, whatever the crop's size, so a resized copy of a crop is seen
+    exactly as the crop)."""
 
-    seen_px: tuple[float, float]
     regions: tuple[str, ...]
-    max_view_px: int
+    # A stored crop scores below this share of the threshold, so that resizing it 0.5x-3x (bilinear
+    # or bicubic) cannot make it fail (README "Privacy audit", the scale test).
+    margin: float
+    seen_px: tuple[float, float] | None = None
+    max_view_px: int = 0
+    canonical_height_px: tuple[int, ...] = ()
+    cost_rank: int = 0  # detectors run cheapest first (lower first)
+    # Run all of an image's views as one mosaic: small views cost CenterFace 2x more per pixel
+    # than one wider input (64x96: 1.4 Mpx/s; 64x320: 2.5 Mpx/s).
+    mosaic: bool = False
 
 
-DETECTOR_RANGES = {
-    # >= 97% from 20 px; rungs 5x apart, so a face is seen at most 100 px tall (CenterFace still
-    # finds all faces above, but scores them lower). At 9x YuNet's cost per pixel it looks where a
-    # rider's own face is, the head region, and is given at most 24,000 px a view (the head region
-    # of a 386 px crop at 1x): the whole crop is YuNet's.
-    "centerface": DetectorRange((20, 100), ("head",), 24_000),
-    # >= 93% from 20 px, falling off above 64 px (88% at 96 px).
-    "yunet": DetectorRange((20, 40), ("head", "crop"), 200_000),
+DETECTOR_VIEWS = {
+    # CenterFace costs 9x YuNet per pixel (2.4 against 20 Mpx/s on one core): it looks where the
+    # rider's own face is, the head region, resized to 8,000 and 2,000 px (a 386 px crop's head
+    # region at 0.69x and 0.35x, a 100 px crop's at 2.6x and 1.3x): the face, about 0.4 of the head
+    # region's height, is then seen 20-60 px tall, where CenterFace finds 97-100% of real faces.
+    "centerface": DetectorViews(
+        ("head",), margin=0.7, canonical_height_px=(64, 48), mosaic=True, cost_rank=0
+    ),
+    # YuNet carries the stored-pixel guarantee: faces from face_min_px (head region) or
+    # crop_min_face_fraction of the height (whole crop) to face_max_px, each seen 20-40 px tall on
+    # some rung (>= 93% found from 20 px, falling off above 64 px: 88% at 96 px). Resizing a stored
+    # crop 0.5x-3x moved its score by little: below 0.8 of the threshold it stayed below 0.92.
+    "yunet": DetectorViews(
+        ("head", "crop"), margin=0.7, seen_px=(20, 40), max_view_px=200_000, cost_rank=1
+    ),
 }
 # A ladder stops when it covers all but this share of the largest face (192 of 200 px), rather than
 # add a rung for the last few pixels.
@@ -116,13 +139,21 @@ class Finding:
 class AuditResult:
     score: float  # highest face score / its detector's threshold; >= 1 fails
     scores: dict[str, float]  # per detector: its highest raw face score (0: none above the floor)
-    # (N, 5) boxes at or above their detector's threshold (times ``flag_from`` of the check)
-    faces: np.ndarray = field(repr=False)
+    faces: np.ndarray = field(repr=False)  # (N, 5) boxes at or above their detector's threshold
     worst: Finding | None = None  # the face behind `score` (None: no face above the floor)
+    # The same against each detector's rescaling margin (margin x threshold): >= 1 is too close
+    margin_score: float = 0.0
+    near_faces: np.ndarray = field(default_factory=lambda: EMPTY, repr=False)  # >= the margin
+    complete: bool = True  # every detector ran (see ``Auditor.check_many(stop_when_near=...)``)
 
     @property
     def passed(self) -> bool:
         return self.score < 1.0
+
+    @property
+    def clear(self) -> bool:
+        """Below every detector's margin: safe to store (it passes at any scale, as measured)."""
+        return self.complete and self.margin_score < 1.0
 
 
 def scale_ladder(
@@ -145,7 +176,7 @@ def scale_ladder(
 
 def views_for(height: int, width: int, detector: str, config: AuditConfig) -> list[View]:
     """The views one detector gets of an image ``height`` x ``width``."""
-    spec = DETECTOR_RANGES[detector]
+    spec = DETECTOR_VIEWS[detector]
     head = head_height(height, config)
     crop_smallest = max(config.face_min_px, config.crop_min_face_fraction * height)
     # Where the whole crop is searched, the head region only needs the faces too small for that.
@@ -156,13 +187,19 @@ def views_for(height: int, width: int, detector: str, config: AuditConfig) -> li
     }
     views = []
     for region in spec.regions:
-        smallest, largest = searched[region]
         region_height = head if region == "head" else height
         if region_height < 4:
             continue
-        largest = max(largest, smallest)  # a region lower than the smallest face: one rung
-        max_scale = math.sqrt(spec.max_view_px / (region_height * width))
-        for scale in scale_ladder(smallest, largest, spec.seen_px, max_scale):
+        area = region_height * width
+        if spec.canonical_height_px:
+            scales = [round(target / region_height, 4) for target in spec.canonical_height_px]
+        else:
+            assert spec.seen_px is not None
+            smallest, largest = searched[region]
+            largest = max(largest, smallest)  # a region lower than the smallest face: one rung
+            max_scale = math.sqrt(spec.max_view_px / area)
+            scales = scale_ladder(smallest, largest, spec.seen_px, max_scale)
+        for scale in scales:
             if abs(scale - 1.0) <= SNAP_TO_NATIVE:
                 views.append(View(region, 1.0, "none"))
             else:
@@ -184,10 +221,6 @@ def render(image: np.ndarray, view: View, config: AuditConfig) -> np.ndarray:
     return cv2.resize(region, size, interpolation=INTERPOLATIONS[view.interpolation])
 
 
-def _padded_shape(height: int, width: int) -> tuple[int, int]:
-    return max(STRIDE, -(-height // STRIDE) * STRIDE), max(STRIDE, -(-width // STRIDE) * STRIDE)
-
-
 def audit_identity(config: AuditConfig) -> dict:
     """What a verdict means: detectors (model SHA-256), thresholds and views (no model loaded)."""
     return {
@@ -201,13 +234,9 @@ def audit_identity(config: AuditConfig) -> dict:
             "interpolations": sorted(INTERPOLATIONS),
             "snap_to_native": SNAP_TO_NATIVE,
             "ladder_slack": LADDER_SLACK,
-            "detector_ranges": {
-                name: {
-                    "seen_px": list(r.seen_px),
-                    "regions": list(r.regions),
-                    "max_view_px": r.max_view_px,
-                }
-                for name, r in sorted(DETECTOR_RANGES.items())
+            "detector_views": {
+                name: dataclasses.asdict(spec)
+                for name, spec in sorted(DETECTOR_VIEWS.items())
                 if name in config.detectors
             },
         },
@@ -234,7 +263,7 @@ def falls_short(recorded: dict | None, reference: dict) -> str | None:
         if thresholds[name] > reference["thresholds"][name]:
             return f"audited with a looser {name} threshold ({thresholds[name]})"
     views, wanted = recorded["views"], reference["views"]
-    ranges = views["detector_ranges"]
+    specs = views["detector_views"]
     if (
         views["face_px"][0] > wanted["face_px"][0]
         or views["face_px"][1] < wanted["face_px"][1]
@@ -243,7 +272,7 @@ def falls_short(recorded: dict | None, reference: dict) -> str | None:
         or not set(wanted["interpolations"]) <= set(views["interpolations"])
         or views["snap_to_native"] > wanted["snap_to_native"]
         or views["ladder_slack"] > wanted["ladder_slack"]
-        or any(ranges.get(name) != spec for name, spec in wanted["detector_ranges"].items())
+        or any(specs.get(name) != spec for name, spec in wanted["detector_views"].items())
     ):
         return "audited with fewer views"
     return None
@@ -265,45 +294,66 @@ class Auditor:
     def definition_id(self) -> str:
         return definition_id(self.config)
 
-    def check(self, image: np.ndarray, flag_from: float = 1.0) -> AuditResult:
-        return self.check_many([image], flag_from)[0]
+    def check(self, image: np.ndarray) -> AuditResult:
+        return self.check_many([image])[0]
 
-    def check_many(self, images: Sequence[np.ndarray], flag_from: float = 1.0) -> list[AuditResult]:
-        """One verdict per image; views of equal padded size run as one batch per detector.
-        ``faces`` holds the boxes scoring at least ``flag_from`` of their threshold."""
-        # (detector, padded shape) -> [(image index, view, pixels)]
-        groups: dict[tuple[int, tuple[int, int]], list[tuple[int, View, np.ndarray]]] = defaultdict(
-            list
-        )
-        for index, image in enumerate(images):
-            height, width = image.shape[:2]
-            rendered: dict[View, np.ndarray] = {}
-            for d, detector in enumerate(self.detectors):
-                for view in views_for(height, width, detector.name, self.config):
-                    if view not in rendered:
-                        rendered[view] = render(image, view, self.config)
-                    pixels = rendered[view]
-                    groups[(d, _padded_shape(*pixels.shape[:2]))].append((index, view, pixels))
+    def check_many(
+        self, images: Sequence[np.ndarray], stop_when_near: bool = False
+    ) -> list[AuditResult]:
+        """One verdict per image. Detectors run in turn, cheapest first; sheets of equal padded size
+        run as one batch. ``stop_when_near``: an image already within a detector's margin skips the
+        remaining detectors (its result is then ``complete = False``: the crop stage blurs it
+        again anyway, and audits it in full before it may be written)."""
         found: list[list[tuple[str, View, np.ndarray]]] = [[] for _ in images]
-        for (d, shape), members in sorted(groups.items(), key=lambda item: item[0]):
-            detector = self.detectors[d]
-            per_batch = max(1, BATCH_PIXELS // (shape[0] * shape[1]))
-            for start in range(0, len(members), per_batch):
-                chunk = members[start : start + per_batch]
-                batch = np.zeros((len(chunk), *shape, 3), np.uint8)
-                for i, (_, _, pixels) in enumerate(chunk):
-                    batch[i, : pixels.shape[0], : pixels.shape[1]] = pixels
-                for (index, view, pixels), boxes in zip(
-                    chunk, detector.run(batch, REPORT_FLOOR), strict=True
-                ):
-                    boxes = _to_image(boxes, pixels.shape[:2], view, images[index], self.config)
-                    if len(boxes):
-                        found[index].append((detector.name, view, boxes))
-        return [self._verdict(per_image, flag_from) for per_image in found]
+        active = list(range(len(images)))
+        rendered: list[dict[View, np.ndarray]] = [{} for _ in images]
+        for detector in sorted(self.detectors, key=lambda d: DETECTOR_VIEWS[d.name].cost_rank):
+            groups: dict[tuple[int, int], list[tuple[int, _Sheet]]] = defaultdict(list)
+            for index in active:
+                for sheet in self._sheets(images[index], detector.name, rendered[index]):
+                    groups[sheet.shape].append((index, sheet))
+            for shape, members in sorted(groups.items()):
+                self._run(detector, shape, members, images, found)
+            if stop_when_near:
+                active = [i for i in active if self._verdict(found[i]).clear]
+        return [self._verdict(per_image, complete=i in active) for i, per_image in enumerate(found)]
 
-    def _verdict(self, found: list[tuple[str, View, np.ndarray]], flag_from: float) -> AuditResult:
+    def _sheets(
+        self, image: np.ndarray, detector: str, rendered: dict[View, np.ndarray]
+    ) -> list[_Sheet]:
+        views = views_for(image.shape[0], image.shape[1], detector, self.config)
+        for view in views:
+            if view not in rendered:  # the detectors share views
+                rendered[view] = render(image, view, self.config)
+        placed = [(view, rendered[view]) for view in views]
+        if DETECTOR_VIEWS[detector].mosaic:
+            return [_Sheet.row(placed)] if placed else []
+        return [_Sheet.row([one]) for one in placed]
+
+    def _run(
+        self,
+        detector: FaceDetector,
+        shape: tuple[int, int],
+        members: list[tuple[int, _Sheet]],
+        images: Sequence[np.ndarray],
+        found: list[list[tuple[str, View, np.ndarray]]],
+    ) -> None:
+        per_batch = max(1, BATCH_PIXELS // (shape[0] * shape[1]))
+        for start in range(0, len(members), per_batch):
+            chunk = members[start : start + per_batch]
+            batch = np.zeros((len(chunk), *shape, 3), np.uint8)
+            for i, (_, sheet) in enumerate(chunk):
+                sheet.paint(batch[i])
+            for (index, sheet), boxes in zip(chunk, detector.run(batch, REPORT_FLOOR), strict=True):
+                for view, boxes_in_view in sheet.split(boxes):
+                    boxes_in_image = _to_image(boxes_in_view, view, images[index], self.config)
+                    found[index].append((detector.name, view, boxes_in_image))
+
+    def _verdict(
+        self, found: list[tuple[str, View, np.ndarray]], complete: bool = True
+    ) -> AuditResult:
         scores = {name: 0.0 for name in self.thresholds}
-        relative, worst, faces = 0.0, None, []
+        relative, worst, faces, near = 0.0, None, [], []
         # Deterministic order: detector, then view; ties keep the first.
         for name, view, boxes in sorted(found, key=lambda f: (f[0], f[1].region, f[1].scale)):
             threshold = self.thresholds[name]
@@ -311,24 +361,81 @@ class Auditor:
             scores[name] = max(scores[name], best)
             if best / threshold > relative:
                 relative, worst = best / threshold, Finding(name, view, best, threshold)
-            faces.append(boxes[boxes[:, 4] >= flag_from * threshold])
-        boxes = np.concatenate(faces) if faces else EMPTY
-        boxes = boxes[np.argsort(-boxes[:, 4], kind="stable")]
-        return AuditResult(score=relative, scores=scores, faces=boxes, worst=worst)
+            faces.append(boxes[boxes[:, 4] >= threshold])
+            near.append(boxes[boxes[:, 4] >= NEAR_SHARE * DETECTOR_VIEWS[name].margin * threshold])
+        margin_score = max(
+            (s / (DETECTOR_VIEWS[n].margin * self.thresholds[n]) for n, s in scores.items()),
+            default=0.0,
+        )
+        return AuditResult(
+            score=relative,
+            scores=scores,
+            faces=_by_score(faces),
+            worst=worst,
+            margin_score=margin_score,
+            near_faces=_by_score(near),
+            complete=complete,
+        )
 
 
-def _to_image(
-    boxes: np.ndarray, shape: tuple[int, int], view: View, image: np.ndarray, config: AuditConfig
-) -> np.ndarray:
-    """A view's boxes in the image's pixels; boxes centred in the padding are dropped."""
-    if len(boxes) == 0:
-        return EMPTY
+def _by_score(parts: list[np.ndarray]) -> np.ndarray:
+    boxes = np.concatenate(parts) if parts else EMPTY
+    return boxes[np.argsort(-boxes[:, 4], kind="stable")]
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """One detector input: views of one image side by side in a row (a mosaic) or a single view,
+    ``MOSAIC_GAP`` zero columns between them, and zeros up to multiples of the models' stride."""
+
+    placements: tuple[tuple[View, np.ndarray, int], ...]  # view, its pixels, its first column
+    shape: tuple[int, int]
+
+    @classmethod
+    def row(cls, views: list[tuple[View, np.ndarray]]) -> _Sheet:
+        placements, column, height = [], 0, 0
+        for view, pixels in views:
+            placements.append((view, pixels, column))
+            column += pixels.shape[1] + MOSAIC_GAP
+            height = max(height, pixels.shape[0])
+        width = placements[-1][2] + placements[-1][1].shape[1]
+        return cls(tuple(placements), (_round_up(height, STRIDE), _round_up(width, STRIDE)))
+
+    def paint(self, canvas: np.ndarray) -> None:
+        for _, pixels, column in self.placements:
+            canvas[: pixels.shape[0], column : column + pixels.shape[1]] = pixels
+
+    def split(self, boxes: np.ndarray) -> list[tuple[View, np.ndarray]]:
+        """The sheet's boxes per view, in that view's pixels; boxes centred outside every view
+        (in a gap or the padding) are dropped."""
+        if len(boxes) == 0:
+            return []
+        centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        out = []
+        for view, pixels, column in self.placements:
+            height, width = pixels.shape[:2]
+            inside = (centre_x >= column) & (centre_x < column + width) & (centre_y < height)
+            if inside.any():
+                mine = boxes[inside].copy()
+                mine[:, [0, 2]] = np.clip(mine[:, [0, 2]] - column, 0, width)
+                mine[:, [1, 3]] = np.clip(mine[:, [1, 3]], 0, height)
+                out.append((view, mine, (height, width)))
+        return [(view, _scaled(mine, shape)) for view, mine, shape in out]
+
+
+def _round_up(value: int, step: int) -> int:
+    return max(step, -(-value // step) * step)
+
+
+def _scaled(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boxes in a view's pixels as fractions of the view (x by width, y by height)."""
     height, width = shape
-    centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    boxes = boxes[(centre_x < width) & (centre_y < height)].copy()
-    if len(boxes) == 0:
-        return EMPTY
+    return boxes / np.array([width, height, width, height, 1.0], np.float32)
+
+
+def _to_image(boxes: np.ndarray, view: View, image: np.ndarray, config: AuditConfig) -> np.ndarray:
+    """A view's boxes (fractions of the view) in the image's pixels."""
     region_height = head_height(image.shape[0], config) if view.region == "head" else image.shape[0]
-    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width) * (image.shape[1] / width)
-    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height) * (region_height / height)
-    return boxes
+    return boxes * np.array(
+        [image.shape[1], region_height, image.shape[1], region_height, 1.0], np.float32
+    )

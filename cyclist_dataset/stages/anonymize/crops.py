@@ -125,7 +125,7 @@ class Anonymizer:
                 **self.auditor.identity,
                 "definition_id": self.auditor.definition_id,
                 "escalate": c.audit.escalate,
-                "escalate_from": c.audit.escalate_from,
+                "escalation_filter": c.audit.escalation_filter,
                 "max_escalations": c.audit.max_escalations,
             }
         return params
@@ -193,7 +193,7 @@ class Anonymizer:
             blur_region(
                 blurred,
                 box,
-                self.config.face_filter,
+                self.config.audit.escalation_filter,
                 max(window, odd_window(fraction * (box[3] - box[1]))),
             )
         return blurred
@@ -203,41 +203,47 @@ class Anonymizer:
 
     def seal_many(self, blurred: list[np.ndarray]) -> list[Sealed]:
         """Encode blurred crops and audit exactly what would be stored (all crops of a batch at
-        once); where a face is found or nearly found (``escalate_from``), blur the found faces
-        again (up to ``max_escalations`` times); a crop that still fails is refused."""
+        once); where a face is found, or nearly (within a detector's rescaling margin), blur those
+        faces again (up to ``max_escalations`` times); a crop still within the margin is
+        refused."""
         data = [self.encode(image) for image in blurred]
         if self.auditor is None:
             return [Sealed(d, None, None, 0) for d in data]
         audit = self.config.audit
-        results = self.auditor.check_many([decode(d) for d in data], audit.escalate_from)
+        results = self.auditor.check_many([decode(d) for d in data], stop_when_near=True)
         rounds = [0] * len(data)
-        failing = [i for i, result in enumerate(results) if result.score >= audit.escalate_from]
+        failing = [i for i, result in enumerate(results) if not result.clear]
         round_ = 0
         while failing and audit.escalate and round_ < audit.max_escalations:
             round_ += 1
             for i in failing:
-                blurred[i] = self.escalate(blurred[i], results[i].faces, round_)
+                blurred[i] = self.escalate(blurred[i], results[i].near_faces, round_)
                 data[i], rounds[i] = self.encode(blurred[i]), round_
             for i, result in zip(
                 failing,
-                self.auditor.check_many([decode(data[i]) for i in failing], audit.escalate_from),
+                self.auditor.check_many([decode(data[i]) for i in failing], stop_when_near=True),
                 strict=True,
             ):
                 results[i] = result
-            failing = [i for i in failing if results[i].score >= audit.escalate_from]
+            failing = [i for i in failing if not results[i].clear]
         sealed = []
         for d, result, escalations in zip(data, results, rounds, strict=True):
             finding = result.worst.describe() if result.worst is not None else None
             refused = (
                 None
-                if result.passed
-                else f"a face is still found after {escalations} escalation(s): {finding}"
+                if result.clear
+                else (
+                    f"a face is still found after {escalations} escalation(s): {finding}"
+                    if not result.passed
+                    else f"a face is still nearly found after {escalations} escalation(s) "
+                    f"(within the rescaling margin): {finding}"
+                )
             )
             sealed.append(
                 Sealed(
                     None if refused else d,
                     float(result.score),
-                    bool(result.passed),
+                    refused is None,
                     escalations,
                     finding,
                     refused,
