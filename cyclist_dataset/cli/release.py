@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,14 +34,33 @@ def release_create(
     by: Annotated[
         str | None, typer.Option(help="Who makes the release (default: your user name).")
     ] = None,
+    allow_unaudited: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unaudited",
+            help="Research use only: release crops that carry no passing verdict of the privacy "
+            "audit as currently defined (audit off, or an older or looser audit). The release is "
+            "marked unaudited in release.json and the first line of its card, and pull, "
+            "load_split and ReidDataset warn whenever it is read.",
+        ),
+    ] = False,
 ) -> None:
     """Create the immutable release WORKSPACE/releases/NAME: Parquet manifests of train, test, query
     and gallery, the crops, a dataset card (README.md, with the thesis's Tables III and IV,
-    histograms, parameters, models, label version) and SHA-256 checksums of every file."""
+    histograms, the privacy audit's counts per camera, parameters, models, label version) and
+    SHA-256 checksums of every file.
+
+    Every crop must have passed the privacy audit as currently defined; a workspace, location or
+    camera whose crops were not audited is refused, with the fix."""
     from cyclist_dataset.dataset.release import create_release
 
     path = create_release(
-        workspace, name, labels=labels, by=by, log=lambda line: typer.echo(line, err=True)
+        workspace,
+        name,
+        labels=labels,
+        by=by,
+        log=lambda line: typer.echo(line, err=True),
+        allow_unaudited=allow_unaudited,
     )
     typer.echo(f"release {name}: {path}\n  dataset card: {path / 'README.md'}")
 
@@ -105,9 +125,16 @@ def pull(
 ) -> None:
     """Export one split of a release for training or evaluation. Pull several splits into the same
     folder to assemble a full Market-1501 or MSMT17 layout (e.g. train, then test)."""
+    from cyclist_dataset.dataset.privacy import unaudited_release_message
     from cyclist_dataset.dataset.pull import pull as pull_split
+    from cyclist_dataset.dataset.release import release_meta
 
-    summary = pull_split(release, split, to, format)
+    warning = unaudited_release_message(release_meta(release), release)
+    if warning is not None:
+        typer.secho(f"WARNING: {warning}", err=True, fg="red", bold=True)
+    with warnings.catch_warnings():  # said once, above
+        warnings.simplefilter("ignore", UserWarning)
+        summary = pull_split(release, split, to, format)
     typer.echo(
         f"{summary.to}: {summary.images} images of {split} as {format}: "
         f"{', '.join(summary.written)}"

@@ -9,6 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cyclist_dataset.dataset.privacy import ALLOW_FLAG, UNAUDITED_WARNING
+
+
+def unaudited_warning(privacy: dict | None) -> str | None:
+    """The card's first line for a release with unaudited crops."""
+    if privacy is None or privacy.get("audited", False):
+        return None
+    return (
+        f"> **WARNING: {UNAUDITED_WARNING.format(flag=f'`{ALLOW_FLAG}`')}** "
+        f"({privacy['unaudited_crops']} of {privacy['crops']} crops.)"
+    )
+
 
 def write_figures(folder: Path, splits: dict[str, pd.DataFrame]) -> dict[str, str]:
     """Histograms as PNG (matplotlib without pyplot: no global state, Agg canvas, no timestamps)."""
@@ -126,6 +138,90 @@ def test_table(
     return rows
 
 
+def privacy_lines(privacy: dict | None) -> list[str]:
+    """The card's privacy section, every statement counted from the manifests
+    (``dataset.privacy.privacy_summary``)."""
+    if privacy is None:
+        return ["This release was made before releases were gated on the privacy audit."]
+    audit = privacy["audit"]
+    status = (
+        f"All {privacy['crops']} crops carry a passing verdict of the privacy audit as currently "
+        f"defined (version {audit['version']}), made in memory before each crop was written."
+        if privacy["audited"]
+        else f"**{privacy['unaudited_crops']} of {privacy['crops']} crops carry no passing verdict "
+        "of the privacy audit as currently defined** (released with `--allow-unaudited`)."
+    )
+    methods: dict[str, int] = {}
+    for camera in privacy["by_camera"]:
+        for method, n in camera["methods"].items():
+            methods[method] = methods.get(method, 0) + n
+    rows = []
+    for c in privacy["by_camera"]:
+        escalated = c["escalated"]
+        rows.append(
+            [
+                c["location"],
+                c["camera"],
+                c["crops"],
+                c["audited"],
+                " / ".join(str(escalated.get(str(k), 0)) for k in (1, 2, 3)),
+                c["refused"],
+                ", ".join(f"{n} {why}" for why, n in c["unaudited"].items()) or 0,
+            ]
+        )
+    thresholds = ", ".join(
+        f"{name} >= {value} (kept below {audit['margins'][name]} of it)"
+        for name, value in audit["thresholds"].items()
+    )
+    return [
+        status,
+        "",
+        "Blurred before writing: "
+        + ", ".join(f"{n} crops by `{method}`" for method, n in sorted(methods.items()))
+        + f". The privacy audit refused {privacy['refused_crops']} crop(s): a face detector still "
+        "found a face after the last escalation, so they were never written.",
+        "",
+        _table(
+            [
+                "Location",
+                "Cam",
+                "crops",
+                "audited",
+                "escalated 1 / 2 / 3 rounds",
+                "refused (not written)",
+                "not audited",
+            ],
+            rows,
+        ),
+        "",
+        f"The audit: face detectors {thresholds}; faces of {audit['face_px'][0]}-"
+        f"{audit['face_px'][1]} px searched, the head region (top "
+        f"{audit['head_fraction']:.0%} of a crop) separately at higher magnification; every view "
+        "with bilinear and bicubic resampling. Models: "
+        + ", ".join(f"`{d}`" for d in audit["detectors"])
+        + ". Views per detector:",
+        "",
+        "```json",
+        json.dumps(audit["views"], indent=2, sort_keys=True),
+        "```",
+    ]
+
+
+def _windows_text(meta: dict) -> str:
+    parts = []
+    for location, windows in (meta.get("validation_windows") or {}).items():
+        texts = []
+        for w in windows:
+            start, length = w.get("validation_start_minute", "?"), w.get("validation_minutes", 0)
+            end = (start + length) % 60 or 60 if isinstance(start, int) else "?"
+            texts.append(
+                f"minutes {start}-{end} of every hour ({w.get('timezone') or 'UTC'}), guard band "
+                f"{w.get('guard_s', '?')} s"
+            )
+        parts.append(f"**{location}**: " + "; ".join(texts))
+    return "; ".join(parts) or "not recorded"
+
+
 def dataset_card(
     meta: dict,
     splits: dict[str, pd.DataFrame],
@@ -135,13 +231,12 @@ def dataset_card(
 ) -> str:
     labels = meta["labels"]
     stats = meta["split_stats"]
-    split_params = (meta["pipeline"].get("split") or [{}])[0].get("split", {})
+    privacy = meta.get("privacy")
     if stats.get("videos_recorded"):
         cost = (
-            f"The guard band ({split_params.get('guard_s', '?')} s around every train/validation "
-            f"boundary) dropped {stats['guard_band_tracklets']} tracklet(s), "
-            f"{stats['guard_band_crops']} of {stats['crops_in']} crops; the privacy audit refused "
-            f"{stats['audit_refused_crops']} crop(s)."
+            f"The guard band around every train/validation boundary dropped "
+            f"{stats['guard_band_tracklets']} tracklet(s), {stats['guard_band_crops']} of "
+            f"{stats['crops_in']} crops."
         )
         if stats["videos_recorded"] < stats["videos"]:
             cost += (
@@ -149,10 +244,7 @@ def dataset_card(
                 "rerun the split stage.)"
             )
     else:
-        cost = (
-            "The split stage of this workspace did not record what the guard band and the privacy "
-            "audit cost."
-        )
+        cost = "The split stage of this workspace did not record what the guard band cost."
     label_text = (
         "No label version: the test split has no identities, only distractors (pid 0)."
         if labels is None
@@ -162,26 +254,26 @@ def dataset_card(
         f"tracklets, {labels['identities']} identities; unlabelled validation tracklets stay in "
         "the test split as distractors (pid 0)."
     )
-    validation_end_minute = (
-        split_params.get("validation_start_minute", 0) + split_params.get("validation_minutes", 0)
-    ) % 60 or 60
+    warning = unaudited_warning(privacy)
     parts = [
+        *([warning, ""] if warning else []),
         f"# Cyclist re-identification dataset, release {meta['name']}",
         "",
         f"Created {meta['created_at']} by {meta['created_by']} with cyclist-dataset "
-        f"{meta['tool_version']} from the workspace `{meta['workspace']}`. Every crop was blurred "
-        "before it was written.",
+        f"{meta['tool_version']} from the workspace `{meta['workspace']}`.",
         "",
         "## Splits",
         "",
-        f"Per hour of footage, minutes {split_params.get('validation_start_minute', '?')}-"
-        f"{validation_end_minute} "
-        "are validation (labelled across cameras by hand: the test set), the rest is train; a "
-        f"tracklet goes whole to the part holding its midpoint. {cost}",
+        "Validation (labelled across cameras by hand: the test set), per location: "
+        f"{_windows_text(meta)}; the rest is train. A tracklet goes whole to the part holding its "
+        f"midpoint. {cost}",
         "",
         _table(
-            ["split", "images", "pids", "tracklets"],
-            [[s, c["images"], c["pids"], c["tracklets"]] for s, c in meta["counts"].items()],
+            ["split", "images", "identities", "distractor images", "tracklets"],
+            [
+                [s, c["images"], c["pids"], c.get("distractor_images", 0), c["tracklets"]]
+                for s, c in meta["counts"].items()
+            ],
         ),
         "",
         "- **train**: identities are per-camera tracklets (`pid` 0..N-1, as in the thesis: not "
@@ -226,11 +318,18 @@ def dataset_card(
         "",
         *[f"![{title}](figures/{file})" for file, title in figures.items()],
         "",
+        "## Privacy",
+        "",
+        *privacy_lines(privacy),
+        "",
         "## Models and anonymization",
         "",
         *[f"- detector: `{m}`" for m in meta["models"]],
-        f"- anonymization: `{json.dumps(meta['anonymization'], sort_keys=True)}` "
-        "(min/max: varies per crop)",
+        *[
+            f"- anonymization, {location}: `{json.dumps(summary, sort_keys=True)}` "
+            "(min/max: varies per crop)"
+            for location, summary in meta["anonymization"].items()
+        ],
         "",
         "## Pipeline parameters",
         "",

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cyclist_dataset.core import schemas
+from cyclist_dataset.dataset.privacy import unaudited_release_message
 from cyclist_dataset.dataset.release import (
     CHECKSUMS,
     META,
@@ -43,6 +44,8 @@ from cyclist_dataset.io.faults import kill_point
 from cyclist_dataset.io.workspace import Workspace
 
 FORMATS = ("parquet", "market1501", "msmt")
+# Written beside an export of an unaudited release (one per split: splits can share a folder).
+UNAUDITED_MARK = "{split}.UNAUDITED_RELEASE.txt"
 # torchreid's Market1501.process_dir: `assert 0 <= pid <= 1501` and `assert 1 <= camid <= 6`.
 MARKET_MAX_PID = 1501
 MARKET_MAX_CAMERAS = 6
@@ -89,7 +92,10 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
     if fmt == "msmt" and split == "train":
         # torchreid's MSMT17 reads it too; we have no validation-for-training part
         lists.append("list_val.txt")
-    outputs = sorted(set(layout.values())) + lists + [f"{split}.parquet"]
+    warning = unaudited_release_message(meta, release_dir)
+    # An export of an unaudited release carries the warning with it.
+    marks = [UNAUDITED_MARK.format(split=split)] if warning is not None else []
+    outputs = sorted(set(layout.values())) + lists + [f"{split}.parquet"] + marks
     staging = to / f".pull-{split}-{fmt}{PARTIAL_SUFFIX}"
     if _finished_staging(staging, release_dir):  # a pull killed while moving its outputs
         return _move_into_place(staging, to, outputs, split, fmt)
@@ -130,6 +136,8 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
     pq.write_table(
         schemas.from_pandas(schemas.RELEASE_SPLIT, manifest), staging / f"{split}.parquet"
     )
+    if warning is not None:
+        (staging / marks[0]).write_text(warning + "\n", encoding="utf-8")
     done = {"images": len(manifest), "release": str(release_dir.resolve())}
     write_text(staging / _COMPLETE, json.dumps(done))
     return _move_into_place(staging, to, outputs, split, fmt)

@@ -28,6 +28,7 @@ import getpass
 import json
 import os
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +44,15 @@ from cyclist_dataset.dataset.labels import (
     read_crops,
     tracklet_fingerprints,
 )
+from cyclist_dataset.dataset.privacy import (
+    ALLOW_FLAG,
+    UNAUDITED_WARNING,
+    UnauditedReleaseWarning,
+    privacy_gate,
+    privacy_summary,
+    refused_crops,
+    unaudited_release_message,
+)
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, link_or_copy, remove_stale_partials
 from cyclist_dataset.io.hashing import sha256_bytes, sha256_of
@@ -57,7 +67,8 @@ CHECKSUMS_DIGEST = "SHA256SUMS.sha256"
 CARD = "README.md"
 META = "release.json"
 # 2: SHA256SUMS.sha256 and release.json's `files` (the number of files SHA256SUMS lists)
-FORMAT_VERSION = 2
+# 3: gated on the privacy audit; release.json's `privacy` (dataset.privacy.privacy_summary)
+FORMAT_VERSION = 3
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -169,10 +180,19 @@ def releases_dir(root: Path) -> Path:
 
 
 def create_release(
-    root: Path, name: str, labels: str | None = None, by: str | None = None, log=lambda line: None
+    root: Path,
+    name: str,
+    labels: str | None = None,
+    by: str | None = None,
+    log=lambda line: None,
+    allow_unaudited: bool = False,
 ) -> Path:
     """Build the release ``NAME`` of a workspace with a label version ("v0002", "2"; default: the
-    latest, if any; "none": no labels, the test split is all distractors)."""
+    latest, if any; "none": no labels, the test split is all distractors).
+
+    Every crop must carry a passing verdict of the privacy audit as currently defined
+    (``dataset.privacy``); ``allow_unaudited`` (research use) releases crops without one and
+    marks the release unaudited in its metadata and card."""
     root = Path(root)
     if not re.match(NAME_PATTERN, name):
         raise UserError(
@@ -187,6 +207,12 @@ def create_release(
         remove_stale_partials(releases_dir(root))
         crops = read_crops(root)
         _check_crops_on_disk(root, crops)
+        reason = privacy_gate(root, crops, allow_unaudited)
+        if reason.notna().any():
+            log(f"warning: {UNAUDITED_WARNING.format(flag=ALLOW_FLAG)}")
+        privacy = privacy_summary(
+            crops, reason, refused_crops(root, crops["video_id"].unique()), allow_unaudited
+        )
         version = None if labels == "none" else get_version(root, labels)
         label_rows = version.labels if version is not None else None
         if version is not None and label_rows is not None:
@@ -202,6 +228,7 @@ def create_release(
                 )
             figures = write_figures(tmp, splits)
             meta = _metadata(root, name, version, splits, crops, by)
+            meta["privacy"] = privacy
             (tmp / CARD).write_text(
                 dataset_card(meta, splits, _footage_hours(root), figures, CHECKSUMS),
                 encoding="utf-8",
@@ -310,11 +337,16 @@ def _metadata(
         "counts": {
             split: {
                 "images": len(frame),
-                "pids": int(frame["pid"].nunique()),
+                # pid 0 marks distractors (unlabelled test tracklets): not an identity
+                "pids": int(frame["pid"].nunique())
+                if split == "train"
+                else int(frame.loc[frame["pid"] > 0, "pid"].nunique()),
+                "distractor_images": 0 if split == "train" else int((frame["pid"] == 0).sum()),
                 "tracklets": int(frame["tracklet_id"].nunique()),
             }
             for split, frame in splits.items()
         },
+        "validation_windows": _validation_windows(root),
         "split_stats": {
             "videos_recorded": len(stats),
             "videos": int(crops["video_id"].nunique()),
@@ -322,8 +354,30 @@ def _metadata(
         },
         "pipeline": _stage_params(root),
         "models": sorted(crops["model"].unique().tolist()),
-        "anonymization": summarize_json(crops["anonymization"]),
+        # per location: what one location's crops record is never shown as another's
+        "anonymization": {
+            location: summarize_json(group["anonymization"])
+            for location, group in crops.groupby("location", sort=True)
+        },
     }
+
+
+def _validation_windows(root: Path) -> dict[str, list[dict]]:
+    """Per location, its distinct split parameters (validation window, guard band, time zone), from
+    the split stage's results of its videos."""
+    folder = Workspace(root).manifest("videos")
+    location_of: dict[str, str] = {}
+    if folder.is_dir():
+        videos = pd.read_parquet(folder, columns=["video_id", "location"])
+        location_of = dict(zip(videos["video_id"], videos["location"], strict=True))
+    windows: dict[str, list[dict]] = {}
+    for path in sorted((Path(root) / STAGE_OUTPUT["split"]).glob("*.parquet")):
+        stored = read_params(path)
+        window = {**stored.get("split", {}), "timezone": stored.get("timezone")}
+        found = windows.setdefault(location_of.get(path.stem, "?"), [])
+        if window not in found:
+            found.append(window)
+    return dict(sorted(windows.items()))
 
 
 def summarize_json(values: pd.Series) -> dict:
@@ -489,7 +543,9 @@ def load_split(release_dir: Path | str, split: str) -> pd.DataFrame:
     release_dir = Path(release_dir)
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
-    release_meta(release_dir)
+    warning = unaudited_release_message(release_meta(release_dir), release_dir)
+    if warning is not None:
+        warnings.warn(warning, UnauditedReleaseWarning, stacklevel=2)
     frame = pd.read_parquet(release_dir / f"{split}.parquet")
     root = release_dir.resolve()
     paths = [root / image for image in frame["image"]]

@@ -3,20 +3,25 @@
 ``Auditor.check_many`` runs face detectors (CenterFace and YuNet by default) over images at a
 sensitive operating point and returns, per image, the highest face score relative to its
 detector's threshold (>= 1: a face was found, the image fails) and the view that found it. The
-crop stage runs it on every crop in memory, before the crop is written; ``tools.privacy_audit``
-runs it over every image file a workspace holds.
+crop stage runs it on every crop in memory, before the crop is written, and writes a crop only
+when every detector stays below its *rescaling margin* (below); ``tools.privacy_audit`` runs it
+over every image file a workspace holds.
 
-**Views.** A detector's verdict depends on the size at which it sees a face: both find almost
-every face seen 20 to 64 px tall, and few below 12 px (table below). An image is therefore looked
-at several times, each a *view*: a region (the whole crop, or its head region, the top
-``head_fraction``) resized by a scale, with bilinear and with bicubic resampling (bicubic
+**Views.** A detector's verdict depends on the size at which it sees a face (table below), so an
+image is looked at several times, each a *view*: a region (the whole crop, or its head region, the
+top ``head_fraction``) resized by a scale, with bilinear and with bicubic resampling (bicubic
 overshoot sharpens what a blur left of eyes and glasses; a scale of 1 needs no resampling).
-For each detector and region the scales form a ladder: the first rung shows the smallest face
-searched for (``face_min_px`` in the head region; ``crop_min_face_fraction`` of the crop's height
-elsewhere) at the detector's reliable minimum, each next rung shows the largest face the previous
-one saw reliably at that minimum again, until ``face_max_px`` (or the region) is covered. A
-detector's views are capped in pixels (``max_view_px``: CenterFace costs 9x YuNet per pixel), so
-on large crops YuNet, not CenterFace, carries the smallest faces.
+
+- **YuNet** carries the guarantee in stored pixels. Its scales form a ladder per region: the first
+  rung shows the smallest face searched for (``face_min_px`` in the head region,
+  ``crop_min_face_fraction`` of the crop's height in the whole crop) 20 px tall, each next rung
+  shows the largest face the previous one saw at 40 px at 20 px again, until ``face_max_px`` (or
+  the region) is covered. Every face of 12-200 px is so seen 20-40 px tall, where YuNet finds
+  93-100% of real faces.
+- **CenterFace** costs 9x YuNet per pixel (2.4 against 20 Mpx/s on one core). It looks at the head
+  region, at higher magnification than YuNet's whole-crop views for all but small crops, resized
+  to 64 and 48 px high whatever the crop's size (the rider's face, about 0.4 of the region's
+  height, is then seen about 27 and 20 px tall), its four views side by side in one input.
 
 Measured on 90 real faces (intel clip and multicam footage, unblurred crops rescaled so the face
 is the given height; share found at the audit thresholds, bilinear; bicubic within 4 points):
@@ -26,9 +31,17 @@ is the given height; share found at the audit thresholds, bilinear; bicubic with
 | CenterFace >= 0.4 | 14% | 44% | 83% | 97% | 100% | 100% | 100% | 100% | 100% |
 | YuNet >= 0.65 | 1% | 18% | 77% | 93% | 98% | 97-100% | 88% | 61% | 19% |
 
-Each view is padded (zeros, bottom and right) to multiples of 32 on its own, and views of the same
-padded size, from any images, run as one batch: an image's verdict does not depend on which other
-images were audited with it.
+**Rescaling margin.** Both detectors' scores move with the exact pixels they see: a blurred crop
+resized 0.5x-3x (bilinear or bicubic) and audited again scored up to 1.9x its own score. Measured
+on 274 median-blurred crops (intel, multicam, Radeberg) x 10 resized copies: crops scoring below
+0.7 of a threshold stayed below 0.83 (CenterFace) and 0.96 (YuNet) in every copy; from 0.7 up some
+copies failed; every failing crop's copies failed too. The crop stage therefore escalates (blurs
+the near faces again) until every detector is below 0.7 of its threshold, and refuses the crop
+otherwise.
+
+Each input is padded (zeros, bottom and right) to multiples of 32 on its own, and inputs of the
+same padded size, from any images, run as one batch: an image's verdict does not depend on which
+other images were audited with it.
 """
 
 from __future__ import annotations
@@ -70,36 +83,34 @@ NEAR_SHARE = 0.5
 @dataclass(frozen=True)
 class DetectorViews:
     """How one detector looks at an image: the regions it searches, and either a scale ladder in
-    stored pixels (``seen_px``: face heights it finds reliably, table in the module docstring;
-    ``max_view_px``: its largest view) or views normalised to the content (``canonical_px``: the
-    region resized to these areas, whatever the crop's size, so a resized copy of a crop is seen
-    exactly as the crop)."""
+    stored pixels (``seen_px``: the face heights it finds reliably; ``max_view_px``: its largest
+    view) or views of fixed heights (``canonical_height_px``: the region resized to them whatever
+    the crop's size, so a resized copy of a crop is seen as the crop)."""
 
     regions: tuple[str, ...]
     # A stored crop scores below this share of the threshold, so that resizing it 0.5x-3x (bilinear
-    # or bicubic) cannot make it fail (README "Privacy audit", the scale test).
+    # or bicubic) cannot make it fail (module docstring, "Rescaling margin").
     margin: float
     seen_px: tuple[float, float] | None = None
     max_view_px: int = 0
     canonical_height_px: tuple[int, ...] = ()
-    cost_rank: int = 0  # detectors run cheapest first (lower first)
+    # Detectors run in this order (lower first): the one that flags most crops for less work first,
+    # so a crop it flags is blurred again before the other looks (measured on the intel benchmark
+    # crops: CenterFace flags 47% of median-blurred crops, YuNet 45%; CenterFace costs less).
+    cost_rank: int = 0
     # Run all of an image's views as one mosaic: small views cost CenterFace 2x more per pixel
     # than one wider input (64x96: 1.4 Mpx/s; 64x320: 2.5 Mpx/s).
     mosaic: bool = False
 
 
 DETECTOR_VIEWS = {
-    # CenterFace costs 9x YuNet per pixel (2.4 against 20 Mpx/s on one core): it looks where the
-    # rider's own face is, the head region, resized to 8,000 and 2,000 px (a 386 px crop's head
-    # region at 0.69x and 0.35x, a 100 px crop's at 2.6x and 1.3x): the face, about 0.4 of the head
-    # region's height, is then seen 20-60 px tall, where CenterFace finds 97-100% of real faces.
+    # The head region at 64 and 48 px high (module docstring); its views in one mosaic.
     "centerface": DetectorViews(
         ("head",), margin=0.7, canonical_height_px=(64, 48), mosaic=True, cost_rank=0
     ),
-    # YuNet carries the stored-pixel guarantee: faces from face_min_px (head region) or
-    # crop_min_face_fraction of the height (whole crop) to face_max_px, each seen 20-40 px tall on
-    # some rung (>= 93% found from 20 px, falling off above 64 px: 88% at 96 px). Resizing a stored
-    # crop 0.5x-3x moved its score by little: below 0.8 of the threshold it stayed below 0.92.
+    # The ladder in stored pixels, 20-40 px a rung; 200,000 px at most a view (a 386 px crop's head
+    # region at 1.67x is 115,000), which only a crop taller than about 700 px reaches. Run second:
+    # a crop CenterFace already finds too close is blurred again before YuNet looks.
     "yunet": DetectorViews(
         ("head", "crop"), margin=0.7, seen_px=(20, 40), max_view_px=200_000, cost_rank=1
     ),
@@ -300,10 +311,10 @@ class Auditor:
     def check_many(
         self, images: Sequence[np.ndarray], stop_when_near: bool = False
     ) -> list[AuditResult]:
-        """One verdict per image. Detectors run in turn, cheapest first; sheets of equal padded size
-        run as one batch. ``stop_when_near``: an image already within a detector's margin skips the
-        remaining detectors (its result is then ``complete = False``: the crop stage blurs it
-        again anyway, and audits it in full before it may be written)."""
+        """One verdict per image. Detectors run in turn (``cost_rank``); sheets of equal padded
+        size run as one batch. ``stop_when_near``: an image already within a detector's margin
+        skips the remaining detectors (its result is then ``complete = False``: the crop stage
+        blurs it again anyway, and audits it in full before it may be written)."""
         found: list[list[tuple[str, View, np.ndarray]]] = [[] for _ in images]
         active = list(range(len(images)))
         rendered: list[dict[View, np.ndarray]] = [{} for _ in images]
