@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support import DEMO, SHARED_ASSETS
+from support import DEMO, MULTICAM, SHARED_ASSETS
 
 from cyclist_dataset.core.config import PipelineConfig, load_pipeline
 from cyclist_dataset.io import assets
@@ -41,6 +41,18 @@ def demo_run(
 ) -> tuple[PipelineConfig, RunReport]:
     """The demo pipeline, run once on the real Radeberg clips with the real YOLOX-nano model."""
     config = load_pipeline(DEMO, tmp_path_factory.mktemp("demo") / "workspace")
+    report = run_pipeline(config, log=lambda line: None)
+    assert not report.failed, report.failed
+    return config, report
+
+
+@pytest.fixture(scope="session")
+def multicam_run(
+    asset_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[PipelineConfig, RunReport]:
+    """The multicam pipeline (four close-up indoor cameras), run once with its defaults: the privacy
+    audit on, as in every example pipeline."""
+    config = load_pipeline(MULTICAM, tmp_path_factory.mktemp("multicam") / "workspace")
     report = run_pipeline(config, log=lambda line: None)
     assert not report.failed, report.failed
     return config, report

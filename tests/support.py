@@ -13,6 +13,7 @@ SHARED_ASSETS = Path(
     os.environ.get("CYCLIST_DATASET_SHARED_ASSETS", REPO.parent / "shared" / "assets")
 )
 DEMO = REPO / "pipelines" / "demo.toml"
+MULTICAM = REPO / "pipelines" / "multicam_lab.toml"
 CYCLIST_VIDEO = "radeberg_2020-02-20_12-11-17_cyclist"
 CARS_ONLY_VIDEOS = [f"Testvideo_FR20_2020-02-20_13-00-0{s}" for s in (0, 3, 6)]
 

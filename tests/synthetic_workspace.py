@@ -6,6 +6,7 @@ covered by test_multicam.py and the demo workspace.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,25 @@ import pandas as pd
 
 from cyclist_dataset.core import schemas
 from cyclist_dataset.io.workspace import Workspace, write_result
+from cyclist_dataset.stages.anonymize.audit import AUDIT_VERSION
 
 T0 = datetime(2020, 6, 1, 10, 50, 0, tzinfo=UTC)
+# The audit these crops record as passed; the unit tier's conftest makes it the current one (the
+# real definition needs the face models' files, which the unit tier does not have).
+SYNTHETIC_AUDIT = {
+    "version": AUDIT_VERSION,
+    "detectors": ["yunet:synthetic.onnx@sha256:0"],
+    "thresholds": {"yunet": 0.65},
+    "views": {
+        "face_px": [12, 200],
+        "head_fraction": 0.3,
+        "crop_min_face_fraction": 0.0625,
+        "interpolations": ["bicubic", "bilinear"],
+        "snap_to_native": 0.1,
+        "ladder_slack": 0.05,
+        "detector_views": {"yunet": {"regions": ["head", "crop"], "margin": 0.7}},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,7 @@ class Tracklet:
     split: str = "validation"
     location: str = "town"
     colour: tuple[int, int, int] = (40, 80, 160)
+    audited: bool = True  # its crops record a passing verdict of SYNTHETIC_AUDIT
 
 
 def make_workspace(root: Path, tracklets: list[Tracklet]) -> Path:
@@ -63,7 +82,12 @@ def make_workspace(root: Path, tracklets: list[Tracklet]) -> Path:
                     "x2": 42.0,
                     "y2": 74.0 + 4 * i,
                     "model": "test:model@sha256:0",
-                    "anonymization": '{"method": "median", "window_px": 5}',
+                    "anonymization": json.dumps(
+                        {"method": "median", "window_px": 5}
+                        | ({"audit": SYNTHETIC_AUDIT | {"escalations": i % 2}} if t.audited else {})
+                    ),
+                    "audit_passed": True if t.audited else None,
+                    "audit_escalations": i % 2 if t.audited else None,
                     "split": t.split,
                 }
             )

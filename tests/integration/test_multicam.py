@@ -23,25 +23,19 @@ from torchreid_parsers import market_process_dir
 
 import cyclist_dataset
 from cyclist_dataset.core import schemas
-from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.dataset.labels import export_package, import_labels, list_versions
 from cyclist_dataset.dataset.pull import pull
 from cyclist_dataset.dataset.release import create_release, verify_release
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.pipeline.run import run_pipeline
 
-PIPELINE = REPO / "pipelines" / "multicam_lab.toml"
 LABELS = REPO / "tests" / "fixtures" / "multicam_labels.csv"
 LABELLED_CROPS = REPO / "tests" / "fixtures" / "multicam_tracklets.csv"
 CAMERAS = ["cam0", "cam1", "cam2", "cam3"]
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_pipeline(PIPELINE, tmp_path_factory.mktemp("multicam") / "workspace")
-    report = run_pipeline(config, log=lambda line: None)
-    assert not report.failed, report.failed
-    return config.workspace
+def workspace(multicam_run) -> Path:
+    return multicam_run[0].workspace
 
 
 def fixture_rows() -> list[dict[str, str]]:

@@ -47,6 +47,7 @@ other images were audited with it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -233,8 +234,9 @@ def render(image: np.ndarray, view: View, config: AuditConfig) -> np.ndarray:
 
 
 def audit_identity(config: AuditConfig) -> dict:
-    """What a verdict means: detectors (model SHA-256), thresholds and views (no model loaded)."""
-    return {
+    """What a verdict means: detectors (model SHA-256), thresholds and views (no model loaded); as
+    JSON gives it back (lists, not tuples), so it compares equal to the copy a manifest holds."""
+    identity = {
         "version": AUDIT_VERSION,
         "detectors": [detector_identity(name) for name in config.detectors],
         "thresholds": {name: config.threshold(name) for name in config.detectors},
@@ -252,6 +254,7 @@ def audit_identity(config: AuditConfig) -> dict:
             },
         },
     }
+    return json.loads(json.dumps(identity))
 
 
 def definition_id(config: AuditConfig) -> str:
