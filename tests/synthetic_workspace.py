@@ -50,8 +50,11 @@ class Tracklet:
     audited: bool = True  # its crops record a passing verdict of SYNTHETIC_AUDIT
 
 
-def make_workspace(root: Path, tracklets: list[Tracklet]) -> Path:
-    """Write crops and one split manifest file per (location, camera) 'video'."""
+def make_workspace(
+    root: Path, tracklets: list[Tracklet], validation_start: dict[str, int] | None = None
+) -> Path:
+    """Write crops and one split manifest file per (location, camera) 'video'; each location's
+    validation window starts at minute 50 unless ``validation_start`` says otherwise."""
     workspace = Workspace(root)
     rows = []
     for t in tracklets:
@@ -93,11 +96,14 @@ def make_workspace(root: Path, tracklets: list[Tracklet]) -> Path:
             )
     frame = pd.DataFrame(rows)
     for video_id, part in frame.groupby("video_id"):
+        start = (validation_start or {}).get(part["location"].iloc[0], 50)
         # Columns other stages may add (e.g. the privacy audit's) are left null.
         table = schemas.table(
             schemas.CROPS,
             {
-                name: part[name].tolist() if name in part else [None] * len(part)
+                name: [None if pd.isna(v) else v for v in part[name]]
+                if name in part
+                else [None] * len(part)
                 for name in schemas.CROPS.names
             },
         )
@@ -106,7 +112,11 @@ def make_workspace(root: Path, tracklets: list[Tracklet]) -> Path:
             workspace.stage_output("split", video_id),
             "synthetic",
             {
-                "split": {"validation_start_minute": 50, "validation_minutes": 10, "guard_s": 30},
+                "split": {
+                    "validation_start_minute": start,
+                    "validation_minutes": 10,
+                    "guard_s": 30,
+                },
                 "timezone": "UTC",
             },
         )

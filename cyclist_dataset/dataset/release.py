@@ -365,18 +365,15 @@ def _metadata(
 def _validation_windows(root: Path) -> dict[str, list[dict]]:
     """Per location, its distinct split parameters (validation window, guard band, time zone), from
     the split stage's results of its videos."""
-    folder = Workspace(root).manifest("videos")
-    location_of: dict[str, str] = {}
-    if folder.is_dir():
-        videos = pd.read_parquet(folder, columns=["video_id", "location"])
-        location_of = dict(zip(videos["video_id"], videos["location"], strict=True))
     windows: dict[str, list[dict]] = {}
     for path in sorted((Path(root) / STAGE_OUTPUT["split"]).glob("*.parquet")):
         stored = read_params(path)
         window = {**stored.get("split", {}), "timezone": stored.get("timezone")}
-        found = windows.setdefault(location_of.get(path.stem, "?"), [])
-        if window not in found:
-            found.append(window)
+        locations = pq.read_table(path, columns=["location"]).column("location").unique()
+        for location in locations.to_pylist():
+            found = windows.setdefault(location, [])
+            if window not in found:
+                found.append(window)
     return dict(sorted(windows.items()))
 
 

@@ -109,11 +109,12 @@ DETECTOR_VIEWS = {
     "centerface": DetectorViews(
         ("head",), margin=0.7, canonical_height_px=(64, 48), mosaic=True, cost_rank=0
     ),
-    # The ladder in stored pixels, 20-40 px a rung; 200,000 px at most a view (a 386 px crop's head
-    # region at 1.67x is 115,000), which only a crop taller than about 700 px reaches. Run second:
-    # a crop CenterFace already finds too close is blurred again before YuNet looks.
+    # The ladder in stored pixels, 20-40 px a rung; 400,000 px at most a view (about 20 ms; a 386
+    # px crop's head region at 1.67x is 115,000), which only a crop taller than about 1,100 px
+    # reaches: its smallest faces are then seen at their stored size. Run second: a crop
+    # CenterFace already finds too close is blurred again before YuNet looks.
     "yunet": DetectorViews(
-        ("head", "crop"), margin=0.7, seen_px=(20, 40), max_view_px=200_000, cost_rank=1
+        ("head", "crop"), margin=0.7, seen_px=(20, 40), max_view_px=400_000, cost_rank=1
     ),
 }
 # A ladder stops when it covers all but this share of the largest face (192 of 200 px), rather than
