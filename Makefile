@@ -45,6 +45,8 @@ lint: install
 bench: assets
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/ray_executor.py
+	$(BIN)/python benchmarks/anonymize.py
+	$(BIN)/python benchmarks/long_video.py
 
 clean:
 	rm -rf $(VENV) workspace *.egg-info

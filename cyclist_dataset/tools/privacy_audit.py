@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from cyclist_dataset.core.config import AuditConfig
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import atomic_path, is_temporary, write_bytes
-from cyclist_dataset.io.workspace import LOCK_NAME, Workspace
+from cyclist_dataset.io.workspace import LOCK_NAME, STAGE_OUTPUT, Workspace
 from cyclist_dataset.stages.anonymize.audit import Auditor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -76,6 +77,7 @@ def audit_files(
             "width": 0,
             "audit_face_score": 0.0,
             "audit_passed": True,
+            "finding": None,
             "faces": "[]",
         }
         for name in config.detectors:
@@ -87,6 +89,7 @@ def audit_files(
                 width=image.shape[1],
                 audit_face_score=result.score,
                 audit_passed=result.passed,
+                finding=None if result.worst is None else result.worst.describe(),
                 faces=json.dumps(np.round(result.faces, 1).tolist()),
             )
             for name, score in result.scores.items():
@@ -114,22 +117,31 @@ def audit_files(
             "audit_face_score",
             "audit_passed",
             *[f"{n}_score" for n in config.detectors],
+            "finding",
             "faces",
         ],
     )
 
 
+CAPTION_LINE_PX = 13
+CAPTION_FONT_SCALE = 0.36
+
+
 def contact_sheet(
-    images: Iterable[tuple[np.ndarray, str, np.ndarray]], columns: int = 8, tile_height: int = 160
+    images: Iterable[tuple[np.ndarray, list[str], np.ndarray]],
+    columns: int = 6,
+    tile_height: int = 160,
+    tile_width: int = 200,
 ) -> np.ndarray:
-    """A grid of (image, caption, face boxes) tiles, each scaled to ``tile_height``, boxes drawn in
-    red."""
+    """A grid of (image, caption lines, face boxes) tiles: each image scaled to ``tile_height``
+    (and at most ``tile_width``), face boxes in red, every caption line written in full below it
+    (the tile is as wide as its longest line)."""
     tiles = []
-    for image, caption, faces in images:
-        scale = tile_height / image.shape[0]
+    for image, lines, faces in images:
+        scale = min(tile_height / image.shape[0], tile_width / image.shape[1])
         tile = cv2.resize(
             image,
-            (max(1, round(image.shape[1] * scale)), tile_height),
+            (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
             interpolation=cv2.INTER_AREA,
         )
         for x1, y1, x2, y2, *_ in faces:
@@ -140,30 +152,67 @@ def contact_sheet(
                 (0, 0, 255),
                 1,
             )
-        tile = cv2.copyMakeBorder(tile, 0, 18, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-        cv2.putText(
-            tile,
-            caption,
-            (2, tile_height + 13),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
+        text_width = max(
+            (cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, CAPTION_FONT_SCALE, 1)[0][0] + 6)
+            for line in lines
         )
+        width = max(tile_width, text_width)
+        tile = cv2.copyMakeBorder(
+            tile,
+            0,
+            tile_height - tile.shape[0] + CAPTION_LINE_PX * len(lines) + 4,
+            0,
+            width - tile.shape[1],
+            cv2.BORDER_CONSTANT,
+            value=(255, 255, 255),
+        )
+        for i, line in enumerate(lines):
+            cv2.putText(
+                tile,
+                line,
+                (3, tile_height + CAPTION_LINE_PX * (i + 1)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                CAPTION_FONT_SCALE,
+                (0, 0, 0),
+                1,
+                cv2.LINE_AA,
+            )
         tiles.append(tile)
     if not tiles:
-        return np.full((tile_height + 18, tile_height, 3), 255, np.uint8)
-    width = max(t.shape[1] for t in tiles)
+        return np.full((tile_height + 18, tile_width, 3), 255, np.uint8)
+    width, height = max(t.shape[1] for t in tiles), max(t.shape[0] for t in tiles)
     tiles = [
         cv2.copyMakeBorder(
-            t, 0, 0, 0, width - t.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255)
+            t,
+            0,
+            height - t.shape[0],
+            0,
+            width - t.shape[1],
+            cv2.BORDER_CONSTANT,
+            value=(255, 255, 255),
         )
         for t in tiles
     ]
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
     return np.vstack(rows)
+
+
+_CROP_NAME = re.compile(r"^(?P<tracklet>.+)_(?P<camera>[^_]+)_f(?P<frame>\d+)\.[a-z]+$")
+
+
+def caption(path: str, finding: str | None, score: float) -> list[str]:
+    """A contact sheet tile's lines: tracklet; camera and frame; detector and view; raw score
+    against threshold (and relative to it)."""
+    name = Path(path).name
+    match = _CROP_NAME.match(name)
+    lines = (
+        [match["tracklet"], f"{match['camera']} frame {int(match['frame'])}"] if match else [name]
+    )
+    if finding is None:
+        return [*lines, "no face above the floor"]
+    detector, ratio, *view = finding.split(" ")
+    return [*lines, f"{detector} {' '.join(view)}", f"score {ratio} ({score:.2f} of threshold)"]
 
 
 @dataclass
@@ -183,6 +232,45 @@ def _location_camera(relative: str) -> tuple[str, str]:
     if len(parts) >= 4 and parts[0] == "crops":
         return parts[1], parts[2]
     return "?", "?"
+
+
+def _per_camera(root: Path, readable: pd.DataFrame) -> pd.DataFrame:
+    """Per location and camera: images on disk, how many of them the split manifest releases
+    (the rest: guard band, older runs), how many show a face (released ones apart), the highest
+    score, and the crops the crop stage refused (never written, from its results)."""
+    released = set()
+    split = Path(root) / STAGE_OUTPUT["split"]
+    if split.is_dir() and any(split.glob("*.parquet")):
+        released = set(pd.read_parquet(split, columns=["crop_path"])["crop_path"].dropna())
+    refused = pd.DataFrame(columns=["location", "camera"])
+    stage = Path(root) / STAGE_OUTPUT["anonymize"]
+    if stage.is_dir() and any(stage.glob("*.parquet")):
+        rows = pd.read_parquet(stage, columns=["location", "camera", "crop_path"])
+        refused = rows[rows["crop_path"].isna()]
+    frame = readable.assign(released=readable["path"].isin(released))
+    per_camera = (
+        frame.groupby(["location", "camera"])
+        .agg(
+            images=("path", "size"),
+            released=("released", "sum"),
+            with_face=("audit_passed", lambda s: int((~s).sum())),
+            released_with_face=(
+                "audit_passed",
+                lambda s: int((~s & frame.loc[s.index, "released"]).sum()),
+            ),
+            max_score=("audit_face_score", "max"),
+        )
+        .reset_index()
+    )
+    per_camera["share_with_face"] = per_camera["with_face"] / per_camera["images"].clip(lower=1)
+    counts = refused.groupby(["location", "camera"]).size().rename("refused_not_written")
+    per_camera = per_camera.merge(
+        counts.reset_index(), on=["location", "camera"], how="outer"
+    ).fillna({"images": 0, "released": 0, "with_face": 0, "released_with_face": 0})
+    per_camera["refused_not_written"] = per_camera["refused_not_written"].fillna(0).astype(int)
+    for column in ("images", "released", "with_face", "released_with_face"):
+        per_camera[column] = per_camera[column].astype(int)
+    return per_camera.sort_values(["location", "camera"]).reset_index(drop=True)
 
 
 def audit_workspace(
@@ -205,16 +293,7 @@ def audit_workspace(
     crops.insert(1, "location", [loc for loc, _ in located])
     crops.insert(2, "camera", [cam for _, cam in located])
     readable = crops[crops["readable"]]
-    per_camera = (
-        readable.groupby(["location", "camera"])
-        .agg(
-            images=("path", "size"),
-            with_face=("audit_passed", lambda s: int((~s).sum())),
-            max_audit_face_score=("audit_face_score", "max"),
-        )
-        .reset_index()
-    )
-    per_camera["share_with_face"] = per_camera["with_face"] / per_camera["images"].clip(lower=1)
+    per_camera = _per_camera(root, readable)
     unreadable = int((~crops["readable"]).sum())
     per_camera.attrs["unreadable_files"] = unreadable
 
@@ -234,7 +313,7 @@ def audit_workspace(
             if image is None:
                 continue
             faces = np.array(json.loads(row.faces), dtype=float).reshape(-1, 5)
-            tiles.append((image, f"{row.audit_face_score:.2f} {Path(row.path).name[-22:]}", faces))
+            tiles.append((image, caption(row.path, row.finding, row.audit_face_score), faces))
         sheet_path = output / "worst_offenders.png"
         ok, png = cv2.imencode(".png", contact_sheet(tiles))
         write_bytes(sheet_path, png.tobytes())
