@@ -1,6 +1,7 @@
 """Anonymization: speed of each method, face blur against deface, and the privacy audit's figures.
 
-    .venv/bin/python benchmarks/anonymize.py [--seconds 30] [--skip-deface] [--skip-audit]
+    .venv/bin/python benchmarks/anonymize.py [--seconds 30] [--repeat 3] [--skip-deface]
+                                             [--skip-audit]
 
 1. Crop stage throughput (crops/s, CPU, the stage's own thread pool: decode, blur, encode, write)
    for each method, without and with the in-memory privacy audit (its escalations included), on
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,9 +103,11 @@ def tracklet_table(people: list[dict]) -> pa.Table:
     )
 
 
-def crop_throughput(path: Path, people: list[dict]) -> list[tuple[str, float, float, str]]:
-    """Per method: crops/s without and with the audit, and how many crops the audit escalated
-    (1, 2, 3 rounds) or refused."""
+def crop_throughput(
+    path: Path, people: list[dict], repeat: int
+) -> list[tuple[str, float, float, str]]:
+    """Per method: crops/s without and with the audit (median of ``repeat`` runs), and how many
+    crops the audit escalated (1, 2, 3 rounds) or refused."""
     table = tracklet_table(people)
     rows = []
     for method in METHODS:
@@ -111,19 +115,22 @@ def crop_throughput(path: Path, people: list[dict]) -> list[tuple[str, float, fl
         for audit in (False, True):
             config = AnonymizeConfig(method=method, audit=AuditConfig(enabled=audit))
             Anonymizer(config)  # load the models outside the timing
-            root = Path(tempfile.mkdtemp(prefix="bench-crops-"))
-            start = time.perf_counter()
-            written = write_crops(
-                path,
-                10.0,
-                datetime(2020, 1, 1, tzinfo=UTC),
-                table,
-                Workspace(root),
-                config,
-                progress=False,
-            )
-            speeds.append(written.num_rows / (time.perf_counter() - start))
-            shutil.rmtree(root)
+            runs = []
+            for _ in range(repeat):
+                root = Path(tempfile.mkdtemp(prefix="bench-crops-"))
+                start = time.perf_counter()
+                written = write_crops(
+                    path,
+                    10.0,
+                    datetime(2020, 1, 1, tzinfo=UTC),
+                    table,
+                    Workspace(root),
+                    config,
+                    progress=False,
+                )
+                runs.append(written.num_rows / (time.perf_counter() - start))
+                shutil.rmtree(root)
+            speeds.append(statistics.median(runs))
         rounds = written.column("audit_escalations").to_pylist()
         refused = sum(p is None for p in written.column("crop_path").to_pylist())
         escalated = " / ".join(str(sum(r == k for r in rounds)) for k in (1, 2, 3))
@@ -222,6 +229,7 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=30, help="length of the intel segment for 1. and 2."
     )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per crop-stage figure (median)")
     parser.add_argument("--skip-deface", action="store_true")
     parser.add_argument("--skip-audit", action="store_true")
     args = parser.parse_args()
@@ -232,9 +240,9 @@ def main() -> None:
     print(
         f"1. Crop stage, {len(people)} person crops from the first {args.seconds:g} s of the "
         f"intel clip (heights {min(p['crop'].shape[0] for p in people)}-"
-        f"{max(p['crop'].shape[0] for p in people)} px)\n"
+        f"{max(p['crop'].shape[0] for p in people)} px), median of {args.repeat} runs\n"
     )
-    rows = crop_throughput(intel, people)
+    rows = crop_throughput(intel, people, args.repeat)
     median = rows[0][1], rows[0][2]
     print(
         "| method | crops/s, no audit | crops/s, with audit | "
