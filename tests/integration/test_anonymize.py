@@ -81,14 +81,19 @@ def test_faces_found_before_blurring_and_none_after_default_blur(intel_people):
     ]
     assert len(found) >= 2, "CenterFace must find faces in the unblurred crops"
     assert sum(not r.passed for r in raw) >= 2
-    # the default: median, 5 px at 128 px
-    anonymizer = Anonymizer(AnonymizeConfig(audit=NO_ESCALATION))
+    # The default: median, 5 px at 128 px, then the audit's escalations where a face is still
+    # found, or nearly (within the rescaling margin).
+    anonymizer = Anonymizer(AnonymizeConfig())
+    escalated = 0
     for person in intel_people:
         blurred, info = anonymizer.anonymize(person["crop"])
         assert info["window_px"] == blur_window(person["crop"].shape[0], AnonymizeConfig())
         sealed = anonymizer.seal(blurred)
-        assert sealed.escalations == 0
-        assert sealed.audit_passed, (person["frame_index"], sealed.audit_score)
+        assert sealed.audit_passed and sealed.data is not None, (person["frame_index"], sealed)
+        assert sealed.audit_score < 0.7
+        escalated += sealed.escalations > 0
+    # The median blur alone leaves a findable face in some crops where people face the camera.
+    assert 0 < escalated < len(intel_people)
 
 
 def test_face_mode_blurs_faces_and_falls_back_to_the_head(intel_people):
@@ -115,9 +120,9 @@ def test_face_mode_blurs_faces_and_falls_back_to_the_head(intel_people):
     assert any(o["fallback"] and o["faces_found"] == 0 for o in outcomes), (
         "the fallback path must be exercised"
     )
-    # In this segment people turn their faces to the camera: face blur alone leaves 12 of 27 crops
-    # at 0.8 of a threshold or above (the audit's margin); escalation takes those.
-    assert escalated <= len(intel_people) // 2, (escalated, len(intel_people))
+    # In this segment people turn their faces to the camera: face blur alone leaves 14 of 27 crops
+    # within the audit's rescaling margin (0.7 of a threshold); escalation takes those.
+    assert escalated <= len(intel_people) * 2 // 3, (escalated, len(intel_people))
 
 
 def test_face_mode_fallback_when_the_detector_finds_nothing(intel_people):
