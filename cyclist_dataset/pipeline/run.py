@@ -46,6 +46,12 @@ def run_pipeline(
         _ = ctx.weights_sha256  # hashes the model file; a missing one raises ConfigError
     if "anonymize" in stages:
         _ = ctx.face_models_sha256  # likewise for the face models of face blur and the audit
+        if not config.anonymize.audit.enabled:
+            log(
+                "WARNING: the privacy audit is off ([anonymize] audit = { enabled = false }): no "
+                "crop is checked for a face before it is written, and `release create` refuses "
+                "these crops (unless --allow-unaudited, which marks the release unaudited)"
+            )
     executor = executor or LocalExecutor()
     report = RunReport()
     video_ids = [v.video_id for v in config.videos]
