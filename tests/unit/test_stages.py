@@ -112,8 +112,18 @@ def test_anonymize_crop_changes_a_textured_crop():
     rng = np.random.default_rng(0)
     crop = rng.integers(0, 255, (128, 64, 3), dtype=np.uint8)
     blurred, params = anonymize_crop(crop, AnonymizeConfig(method="gaussian"))
-    assert params == {"method": "gaussian", "window_px": 5, "reference": [5, 128]}
+    # The head region (top 30%: 39 rows) with twice the window.
+    assert params == {
+        "method": "gaussian",
+        "window_px": 5,
+        "head_window_px": 11,
+        "reference": [5, 128],
+    }
     assert blurred.std() < 0.6 * crop.std()
+    assert blurred[:39].std() < blurred[39:].std()
+    plain, _ = anonymize_crop(crop, AnonymizeConfig(method="gaussian", head_blur_factor=1))
+    np.testing.assert_array_equal(plain[39:], blurred[39:])
+    assert not np.array_equal(plain[:39], blurred[:39])
 
 
 def test_crop_is_the_rider_or_its_union_with_the_bicycle():

@@ -203,6 +203,8 @@ def views_for(height: int, width: int, detector: str, config: AuditConfig) -> li
         region_height = head if region == "head" else height
         if region_height < 4:
             continue
+        if region == "head" and "crop" in spec.regions and crop_smallest <= config.face_min_px:
+            continue  # the whole crop's views already look for every face size here
         area = region_height * width
         if spec.canonical_height_px:
             scales = [round(target / region_height, 4) for target in spec.canonical_height_px]

@@ -25,6 +25,7 @@ number in flight, so memory stays flat however many crops a video gives.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -107,6 +108,8 @@ class Anonymizer:
             "crop": c.crop,
             "format": c.format,
         }
+        if c.method != "face" and c.head_blur_factor != 1:
+            params["head"] = {"fraction": c.head_fraction, "blur_factor": c.head_blur_factor}
         if c.format == "jpg":
             params["jpeg_quality"] = c.jpeg_quality
         if c.method == "face":
@@ -146,7 +149,16 @@ class Anonymizer:
         height, width = crop.shape[:2]
         window = blur_window(height, c)
         if c.method != "face":
-            return blur(crop, c.method, window), {"window_px": window}
+            out = blur(crop, c.method, window)
+            if c.head_blur_factor == 1:
+                return out, {"window_px": window}
+            # The head region (where a face is) blurred harder, from the crop's own pixels.
+            rows = math.ceil(c.head_fraction * height)
+            head_window = odd_window(c.head_blur_factor * window)
+            head = crop.copy()
+            blur_region(head, (0, 0, width, rows), c.method, head_window)
+            out[:rows] = head[:rows]
+            return out, {"window_px": window, "head_window_px": head_window}
         faces = self.find_faces(crop) if faces is None else faces
         out = crop.copy()
         regions = [face_region(face, c.face_mask_scale) for face in faces]
