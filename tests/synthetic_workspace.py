@@ -33,6 +33,7 @@ SYNTHETIC_AUDIT = {
         "interpolations": ["bicubic", "bilinear"],
         "snap_to_native": 0.1,
         "ladder_slack": 0.05,
+        "grid_slack": 0.03,
         "detector_views": {"yunet": {"regions": ["head", "crop"], "margin": 0.7}},
     },
 }

@@ -120,6 +120,9 @@ DETECTOR_VIEWS = {
 # A ladder stops when it covers all but this share of the largest face (192 of 200 px), rather than
 # add a rung for the last few pixels.
 LADDER_SLACK = 0.05
+# A view's scale may shrink this much to fit the models' 32-pixel grid (saves up to a sixth of
+# YuNet's pixels on the intel crops).
+GRID_SLACK = 0.03
 # A scale this close to 1 is taken as 1: the stored pixels themselves, one view instead of two.
 SNAP_TO_NATIVE = 0.1
 
@@ -218,8 +221,21 @@ def views_for(height: int, width: int, detector: str, config: AuditConfig) -> li
             if abs(scale - 1.0) <= SNAP_TO_NATIVE:
                 views.append(View(region, 1.0, "none"))
             else:
+                scale = _fit_to_grid(scale, region_height, width)
                 views += [View(region, scale, name) for name in INTERPOLATIONS]
     return views
+
+
+def _fit_to_grid(scale: float, height: int, width: int) -> float:
+    """``scale``, or up to ``GRID_SLACK`` less where that makes the view's height or width a
+    multiple of 32: the models pad every input to one, so those pixels come free."""
+    fits = [
+        fitted
+        for side in (height, width)
+        if (fitted := math.floor(side * scale / STRIDE) * STRIDE / side) >= (1 - GRID_SLACK) * scale
+        and side * fitted >= STRIDE
+    ]
+    return round(max(fits, default=scale), 4)
 
 
 def head_height(height: int, config: AuditConfig) -> int:
@@ -250,6 +266,7 @@ def audit_identity(config: AuditConfig) -> dict:
             "interpolations": sorted(INTERPOLATIONS),
             "snap_to_native": SNAP_TO_NATIVE,
             "ladder_slack": LADDER_SLACK,
+            "grid_slack": GRID_SLACK,
             "detector_views": {
                 name: dataclasses.asdict(spec)
                 for name, spec in sorted(DETECTOR_VIEWS.items())
@@ -289,6 +306,7 @@ def falls_short(recorded: dict | None, reference: dict) -> str | None:
         or not set(wanted["interpolations"]) <= set(views["interpolations"])
         or views["snap_to_native"] > wanted["snap_to_native"]
         or views["ladder_slack"] > wanted["ladder_slack"]
+        or views.get("grid_slack", 0) > wanted.get("grid_slack", 0)
         or any(specs.get(name) != spec for name, spec in wanted["detector_views"].items())
     ):
         return "audited with fewer views"

@@ -149,12 +149,14 @@ class Anonymizer:
         height, width = crop.shape[:2]
         window = blur_window(height, c)
         if c.method != "face":
-            out = blur(crop, c.method, window)
             if c.head_blur_factor == 1:
-                return out, {"window_px": window}
-            # The head region (where a face is) blurred harder, from the crop's own pixels.
+                return blur(crop, c.method, window), {"window_px": window}
+            # The head region (where a face is) blurred harder; each part filtered once, seeing the
+            # other part's pixels across their border.
             rows = math.ceil(c.head_fraction * height)
             head_window = odd_window(c.head_blur_factor * window)
+            out = crop.copy()
+            blur_region(out, (0, rows, width, height), c.method, window)
             head = crop.copy()
             blur_region(head, (0, 0, width, rows), c.method, head_window)
             out[:rows] = head[:rows]

