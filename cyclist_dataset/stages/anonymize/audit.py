@@ -19,9 +19,9 @@ overshoot sharpens what a blur left of eyes and glasses; a scale of 1 needs no r
   the region) is covered. Every face of 12-200 px is so seen 20-40 px tall, where YuNet finds
   93-100% of real faces.
 - **CenterFace** costs 9x YuNet per pixel (2.4 against 20 Mpx/s on one core). It looks at the head
-  region, at higher magnification than YuNet's whole-crop views for all but small crops, resized
-  to 64 and 48 px high whatever the crop's size (the rider's face, about 0.4 of the region's
-  height, is then seen about 27 and 20 px tall), its four views side by side in one input.
+  region resized to 64 and 48 px high whatever the crop's size (the rider's face, about 0.4 of the
+  region's height, is then seen about 27 and 20 px tall), its four views side by side in one
+  input.
 
 Measured on 90 real faces (intel clip and multicam footage, unblurred crops rescaled so the face
 is the given height; share found at the audit thresholds, bilinear; bicubic within 4 points):
