@@ -324,8 +324,9 @@ def audit_video(
     path: Path, config: AuditConfig = AuditConfig(), sample_fps: float = 1.0, progress: bool = True
 ) -> pd.DataFrame:
     """Audit whole frames of a video, ``sample_fps`` of them per second: one row per sampled
-    frame."""
-    auditor = Auditor(config)
+    frame. A frame is no person crop: small faces are searched for everywhere in it, not only in
+    its top (``crop_min_face_fraction = 0``)."""
+    auditor = Auditor(config.model_copy(update={"crop_min_face_fraction": 0.0}))
     info = video.probe(Path(path))
     rows = []
     frames = video.frames(Path(path), info.fps, sample_fps=sample_fps)
