@@ -1,15 +1,19 @@
 """Anonymize stage: cut each tracklet box out of its frame, blur it, and only then write it.
 
 A crop exists unblurred only in memory: it is blurred, encoded in memory, checked by the privacy
-audit (face detectors on the encoded-and-decoded crop, with extra blur where they still find a
-face), and written to a temporary file that is renamed into place. No unblurred pixel ever reaches
-the disk, so a crash at any point leaves only blurred crops (and blurred temporary files).
+audit (face detectors at every scale on the encoded-and-decoded crop, ``audit``), blurred again
+where a face is still found or nearly found, and written to a temporary file that is renamed into
+place only if it passes with the audit's margin; a crop that cannot be made to pass is refused:
+never written, its row says why. No unblurred pixel, and no crop in which the audit finds a face,
+ever reaches the disk, so a crash at any point leaves only passing crops (and passing temporary
+files).
 
 Methods (``anonymize.method``):
 
 - ``median`` (default), ``gaussian``, ``average``: OpenCV's filter over the whole crop, with a
   window of ``window_px`` at a crop height of ``reference_height_px`` (thesis: 5 px at 128 px)
-  scaled with the crop and rounded up to odd, so every crop size is blurred alike.
+  scaled with the crop and rounded up to odd, so every crop size is blurred alike; the head region
+  (top ``head_fraction``) with a window ``head_blur_factor`` times as wide.
 - ``face``: only faces are blurred (the thesis's "YoloFace" variant, which costs re-ID accuracy
   least). Faces are found in each crop by CenterFace (and optionally YuNet), grown by
   ``face_mask_scale`` and blurred with ``face_filter`` at a window of ``face_window_fraction`` of
@@ -18,8 +22,9 @@ Methods (``anonymize.method``):
   in the head region (top ``head_fraction`` of the box) that whole region is blurred: privacy never
   depends on the detector's recall.
 
-Crops are written in parallel threads (blur, face detection, audit, encode, write) with a bounded
-number in flight, so memory stays flat however many crops a video gives.
+Crops are written in parallel threads (blur, face detection, audit, encode, write), in chunks of
+``AUDIT_CHUNK`` whose audits share batches, with a bounded number in flight, so memory stays flat
+however many crops a video gives.
 """
 
 from __future__ import annotations
@@ -220,6 +225,7 @@ class Anonymizer:
         once); where a face is found, or nearly (within a detector's rescaling margin), blur those
         faces again (up to ``max_escalations`` times); a crop still within the margin is
         refused."""
+        blurred = list(blurred)  # escalations replace items: the caller's list stays as it was
         data = [self.encode(image) for image in blurred]
         if self.auditor is None:
             return [Sealed(d, None, None, 0) for d in data]
