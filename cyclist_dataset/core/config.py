@@ -264,6 +264,16 @@ class AuditConfig(_Section):
     def threshold(self, detector: str) -> float:
         return {"centerface": self.centerface_threshold, "yunet": self.yunet_threshold}[detector]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "upscale_to_px" in data:
+            raise ValueError(
+                "upscale_to_px was removed in 0.2: the audit looks at every crop at several scales "
+                "(face_min_px, face_max_px, head_fraction, crop_min_face_fraction); delete the line"
+            )
+        return data
+
     @model_validator(mode="after")
     def _face_range(self) -> AuditConfig:
         if self.face_min_px >= self.face_max_px:

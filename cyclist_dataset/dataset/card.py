@@ -179,7 +179,8 @@ def privacy_lines(privacy: dict | None) -> list[str]:
         "Blurred before writing: "
         + ", ".join(f"{n} crops by `{method}`" for method, n in sorted(methods.items()))
         + f". The privacy audit refused {privacy['refused_crops']} crop(s): a face detector still "
-        "found a face after the last escalation, so they were never written.",
+        "found a face, or nearly (within its rescaling margin), after the last escalation, so "
+        "they were never written.",
         "",
         _table(
             [

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from cyclist_dataset.core.config import AuditConfig
 from cyclist_dataset.errors import UserError
@@ -91,6 +92,8 @@ def refused_crops(root: Path, videos: Iterable[str]) -> pd.DataFrame:
         path = Path(root) / STAGE_OUTPUT["anonymize"] / f"{video_id}.parquet"
         if not path.is_file():
             continue
+        if "refused" not in pq.read_schema(path).names:
+            continue  # written before refused crops were recorded (they were kept, marked failed)
         rows = pd.read_parquet(path, columns=["location", "camera", "crop_path", "refused"])
         frames.append(rows[rows["crop_path"].isna()])
     if not frames:

@@ -324,8 +324,10 @@ def audit_video(
     path: Path, config: AuditConfig = AuditConfig(), sample_fps: float = 1.0, progress: bool = True
 ) -> pd.DataFrame:
     """Audit whole frames of a video, ``sample_fps`` of them per second: one row per sampled
-    frame. A frame is no person crop: small faces are searched for everywhere in it, not only in
-    its top (``crop_min_face_fraction = 0``)."""
+    frame. A frame is no person crop: faces are searched for from ``face_min_px`` everywhere in
+    it (``crop_min_face_fraction = 0``), within YuNet's pixel budget: a whole 1080p frame is seen
+    at about 0.44x, so faces under about 45 px are better checked on person crops (the crop
+    stage) than here."""
     auditor = Auditor(config.model_copy(update={"crop_min_face_fraction": 0.0}))
     info = video.probe(Path(path))
     rows = []

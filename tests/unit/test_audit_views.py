@@ -126,3 +126,10 @@ def test_a_verdict_counts_only_under_an_audit_at_least_as_strict():
     other_margin = current()
     other_margin["views"]["detector_views"]["yunet"]["margin"] = 0.9
     assert falls_short(other_margin, current()) == "audited with fewer views"
+
+
+def test_the_removed_upscale_setting_says_what_replaced_it():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="face_min_px"):
+        AuditConfig(upscale_to_px=640)

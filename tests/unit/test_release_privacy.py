@@ -115,3 +115,20 @@ def test_an_audited_release_reads_without_warnings_and_its_card_counts_the_audit
     assert meta["counts"]["test"]["distractor_images"] == meta["counts"]["test"]["images"] > 0
     # The anonymization line is per location.
     assert set(meta["anonymization"]) == {"city", "town"}
+
+
+def test_results_from_before_refusals_were_recorded_do_not_stop_a_release(tmp_path):
+    root = workspace(tmp_path / "ws", b_audited=False)
+    folder = root / "stages" / "anonymize"
+    folder.mkdir(parents=True)
+    # An anonymize result of 0.1: failed crops were kept on disk and marked, no `refused` column.
+    pd.DataFrame(
+        {
+            "location": ["town"],
+            "camera": ["B"],
+            "crop_path": ["crops/x.jpg"],
+            "audit_passed": [True],
+        }
+    ).to_parquet(folder / "town_B.parquet")
+    release = create_release(root, "old", allow_unaudited=True)
+    assert json.loads((release / "release.json").read_text())["privacy"]["refused_crops"] == 0
