@@ -248,3 +248,15 @@ def test_release_gate_on_real_footage(multicam_run, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnauditedReleaseWarning)
         load_split(release, "test")
+
+
+def test_a_verdict_does_not_depend_on_the_crops_audited_with_it(intel_crops):
+    """Views are padded one by one and batched only with views of the same shape: one crop audited
+    alone scores exactly as in a batch with others."""
+    _, raw = intel_crops
+    auditor = Auditor()
+    together = auditor.check_many(raw[:8])
+    for crop, result in zip(raw[:8], together, strict=True):
+        alone = auditor.check(crop)
+        assert alone.score == pytest.approx(result.score, abs=1e-6)
+        assert alone.scores == pytest.approx(result.scores, abs=1e-6)
