@@ -19,6 +19,14 @@ from cyclist_dataset.io import assets
 from cyclist_dataset.io.assets import REGISTRY
 
 
+def _refuse_removed(data: Any, **removed: str) -> Any:
+    """A ``mode="before"`` check: a key removed in 0.2 gets why and what to do, not "extra key"."""
+    for key, why in removed.items():
+        if isinstance(data, dict) and key in data:
+            raise ValueError(f"{key} was removed in 0.2: {why}; delete the line")
+    return data
+
+
 class _Section(BaseModel):
     # No NaN or infinity in any number: `sample_fps = inf` would pass `gt=0` and fail deep inside.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -264,15 +272,13 @@ class AuditConfig(_Section):
     def threshold(self, detector: str) -> float:
         return {"centerface": self.centerface_threshold, "yunet": self.yunet_threshold}[detector]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "upscale_to_px" in data:
-            raise ValueError(
-                "upscale_to_px was removed in 0.2: the audit looks at every crop at several scales "
-                "(face_min_px, face_max_px, head_fraction, crop_min_face_fraction); delete the line"
-            )
-        return data
+    _removed_keys = model_validator(mode="before")(
+        lambda data: _refuse_removed(
+            data,
+            upscale_to_px="the audit looks at every crop at several scales (face_min_px, "
+            "face_max_px, head_fraction, crop_min_face_fraction)",
+        )
+    )
 
     @model_validator(mode="after")
     def _face_range(self) -> AuditConfig:
@@ -345,15 +351,13 @@ class SplitConfig(_Section):
     # 30 s covers a crossing of the thesis's camera views; 0 turns the band off (midpoint only).
     guard_s: float = Field(30.0, ge=0)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "refuse_failed_audit" in data:
-            raise ValueError(
-                "refuse_failed_audit was removed in 0.2: a crop that fails the privacy audit is "
-                "never written, so it can never be split; delete the line"
-            )
-        return data
+    _removed_keys = model_validator(mode="before")(
+        lambda data: _refuse_removed(
+            data,
+            refuse_failed_audit="a crop that fails the privacy audit is never written, so it can "
+            "never be split",
+        )
+    )
 
     @model_validator(mode="after")
     def _guard_leaves_room(self) -> SplitConfig:
