@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from cyclist_dataset.core.config import AuditConfig
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.workspace import STAGE_OUTPUT
+from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.anonymize.audit import audit_identity, falls_short
 
 ALLOW_FLAG = "--allow-unaudited"
@@ -89,7 +89,7 @@ def refused_crops(root: Path, videos: Iterable[str]) -> pd.DataFrame:
     refused (why)."""
     frames = []
     for video_id in sorted(set(videos)):
-        path = Path(root) / STAGE_OUTPUT["anonymize"] / f"{video_id}.parquet"
+        path = Workspace(root).stage_output("anonymize", video_id)
         if not path.is_file():
             continue
         if "refused" not in pq.read_schema(path).names:
@@ -108,7 +108,9 @@ def privacy_summary(
     camera the crops released, audited, escalated (1, 2, 3 rounds), refused, unaudited (why),
     and the blur methods; the audit's definition."""
     reference = reference_audit()
-    methods = crops["anonymization"].map(lambda text: json.loads(text).get("method", "?"))
+    methods = crops["anonymization"].map(
+        {text: json.loads(text).get("method", "?") for text in crops["anonymization"].unique()}
+    )
     escalations = (
         crops["audit_escalations"]
         if "audit_escalations" in crops

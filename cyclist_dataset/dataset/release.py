@@ -42,6 +42,7 @@ from cyclist_dataset.dataset.labels import (
     LabelVersion,
     get_version,
     read_crops,
+    split_parameters,
     tracklet_fingerprints,
 )
 from cyclist_dataset.dataset.privacy import (
@@ -366,14 +367,11 @@ def _validation_windows(root: Path) -> dict[str, list[dict]]:
     """Per location, its distinct split parameters (validation window, guard band, time zone), from
     the split stage's results of its videos."""
     windows: dict[str, list[dict]] = {}
-    for path in sorted((Path(root) / STAGE_OUTPUT["split"]).glob("*.parquet")):
-        stored = read_params(path)
+    for location, stored in split_parameters(root):
         window = {**stored.get("split", {}), "timezone": stored.get("timezone")}
-        locations = pq.read_table(path, columns=["location"]).column("location").unique()
-        for location in locations.to_pylist():
-            found = windows.setdefault(location, [])
-            if window not in found:
-                found.append(window)
+        found = windows.setdefault(location, [])
+        if window not in found:
+            found.append(window)
     return dict(sorted(windows.items()))
 
 

@@ -54,8 +54,12 @@ class Workspace:
         """Whether a folder is a workspace some run has used (its manifests and its lock)."""
         return (folder / "manifests").is_dir() and (folder / LOCK_NAME).exists()
 
+    def stage_folder(self, stage: str) -> Path:
+        """The folder of a stage's results, one Parquet file per video."""
+        return self.root / STAGE_OUTPUT[stage]
+
     def stage_output(self, stage: str, video_id: str) -> Path:
-        return self.root / STAGE_OUTPUT[stage] / f"{video_id}.parquet"
+        return self.stage_folder(stage) / f"{video_id}.parquet"
 
     def side_output(self, stage: str, video_id: str) -> Path:
         """A second table a stage writes per video (before its main result, which marks

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from cyclist_dataset.core.config import AuditConfig
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import atomic_path, is_temporary, write_bytes
-from cyclist_dataset.io.workspace import LOCK_NAME, STAGE_OUTPUT, Workspace
+from cyclist_dataset.io.workspace import LOCK_NAME, Workspace
 from cyclist_dataset.stages.anonymize.audit import Auditor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -239,11 +239,11 @@ def _per_camera(root: Path, readable: pd.DataFrame) -> pd.DataFrame:
     (the rest: guard band, older runs), how many show a face (released ones apart), the highest
     score, and the crops the crop stage refused (never written, from its results)."""
     released = set()
-    split = Path(root) / STAGE_OUTPUT["split"]
+    split = Workspace(root).stage_folder("split")
     if split.is_dir() and any(split.glob("*.parquet")):
         released = set(pd.read_parquet(split, columns=["crop_path"])["crop_path"].dropna())
     refused = pd.DataFrame(columns=["location", "camera"])
-    stage = Path(root) / STAGE_OUTPUT["anonymize"]
+    stage = Workspace(root).stage_folder("anonymize")
     if stage.is_dir() and any(stage.glob("*.parquet")):
         rows = pd.read_parquet(stage, columns=["location", "camera", "crop_path"])
         refused = rows[rows["crop_path"].isna()]

@@ -4,6 +4,7 @@ them (``tracklets``), and immutable label versions (``versions``)."""
 from cyclist_dataset.dataset.labels.package import ExportSummary, export_package
 from cyclist_dataset.dataset.labels.tracklets import (
     read_crops,
+    split_parameters,
     tracklet_fingerprints,
     tracklet_table,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "import_labels",
     "list_versions",
     "read_crops",
+    "split_parameters",
     "tracklet_fingerprints",
     "tracklet_table",
 ]

@@ -3,6 +3,7 @@ crops."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -25,17 +26,23 @@ def read_crops(root: Path) -> pd.DataFrame:
     return frame.sort_values(["tracklet_id", "frame_index"], kind="stable").reset_index(drop=True)
 
 
-def location_timezones(root: Path) -> dict[str, str]:
-    """Each location's clock (the split stage's ``timezone`` parameter), for local times in the
-    package."""
-    zones: dict[str, str] = {}
+def split_parameters(root: Path) -> Iterator[tuple[str, dict]]:
+    """(location, stored parameters) of every split result file, per location it holds."""
     for path in sorted(Workspace(root).manifest("crops").glob("*.parquet")):
         params = read_params(path)
         locations = (
             pq.read_table(path, columns=["location"]).column("location").unique().to_pylist()
         )
         for location in locations:
-            zones.setdefault(location, params.get("timezone", "UTC"))
+            yield location, params
+
+
+def location_timezones(root: Path) -> dict[str, str]:
+    """Each location's clock (the split stage's ``timezone`` parameter), for local times in the
+    package."""
+    zones: dict[str, str] = {}
+    for location, params in split_parameters(root):
+        zones.setdefault(location, params.get("timezone", "UTC"))
     return zones
 
 
