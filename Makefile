@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Offline machines (CI, development) seed the asset cache from here; elsewhere assets are downloaded.
 SHARED_ASSETS ?= ../shared/assets
 
-.PHONY: install assets demo test test-fast lint bench clean
+.PHONY: install assets browser demo test test-fast lint bench clean
 
 # torch is installed first and pinned: a bare `torch` requirement would pull the newest CUDA build.
 $(STAMP): pyproject.toml
@@ -25,11 +25,18 @@ assets: install
 		$(BIN)/cyclist-dataset assets fetch; \
 	fi
 
+# The labelling app's browser tests drive Debian's chromium through Playwright (a browser download
+# by `playwright install` is never needed, nor possible offline).
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else echo "the browser tests need chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
 demo: assets
 	$(BIN)/cyclist-dataset run pipelines/demo.toml
 
 # Everything CI runs: lint, then every tier (unit, integration, e2e) on the real footage and models.
-test: lint assets
+test: lint assets browser
 	$(BIN)/pytest
 
 # The unit tier: synthetic data only, no assets needed (an empty cache is enforced), ~20 s.
@@ -47,6 +54,7 @@ bench: assets
 	$(BIN)/python benchmarks/ray_executor.py
 	$(BIN)/python benchmarks/anonymize.py
 	$(BIN)/python benchmarks/long_video.py
+	$(BIN)/python benchmarks/annotate.py
 
 clean:
 	rm -rf $(VENV) workspace *.egg-info

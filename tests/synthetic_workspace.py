@@ -59,6 +59,10 @@ def make_workspace(
     workspace = Workspace(root)
     rows = []
     for t in tracklets:
+        # 2 frames/s from the hour's start: one video per camera, as a pipeline makes them
+        first = round(
+            (t.start - t.start.replace(minute=0, second=0, microsecond=0)).total_seconds() * 2
+        )
         for i in range(t.n):
             path = (
                 workspace.crop_dir(t.location, t.camera, t.tracklet_id)
@@ -75,8 +79,8 @@ def make_workspace(
                     "camera": t.camera,
                     "tracklet_id": t.tracklet_id,
                     "video_id": f"{t.location}_{t.camera}",
-                    "frame_index": i,
-                    "timestamp_s": 0.5 * i,
+                    "frame_index": first + i,
+                    "timestamp_s": 0.5 * (first + i),
                     "timestamp": t.start + timedelta(seconds=0.5 * i),
                     "detection_id": i,
                     "score": 0.9,

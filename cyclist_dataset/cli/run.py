@@ -86,6 +86,11 @@ def run(
         "\nboxes dropped by the filter, by the first rule they fail:\n"
         + drops(config.workspace).to_string()
     )
+    from cyclist_dataset.dataset.labels import labels_out_of_date
+
+    stale = labels_out_of_date(config.workspace)
+    if stale:
+        typer.echo(f"\n{stale}", err=True)
     if report.failed:
         typer.echo(f"\n{len(report.failed)} video(s) failed:", err=True)
         for video_id, (stage, message) in report.failed.items():

@@ -32,11 +32,50 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class TravelConfig(_Section):
+    """How long a person takes between two cameras of a location (``[[location.travel]]``): the
+    labelling app ranks candidates at the other camera by how well their time gap fits it."""
+
+    cameras: tuple[str, str]
+    seconds: float | None = Field(default=None, ge=0)  # expected travel time; or:
+    distance_m: float | None = Field(default=None, ge=0)  # the distance, at speed_mps
+    # 4.5 m/s (16 km/h): a typical urban cyclist's cruising speed.
+    speed_mps: float = Field(default=4.5, gt=0)
+    tolerance_s: float | None = Field(default=None, gt=0)  # default: half the travel time, >= 5 s
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> TravelConfig:
+        if (self.seconds is None) == (self.distance_m is None):
+            raise ValueError(
+                f"travel between {self.cameras[0]} and {self.cameras[1]}: give exactly one of "
+                "`seconds` (expected travel time) or `distance_m` (at `speed_mps`)"
+            )
+        if self.cameras[0] == self.cameras[1]:
+            raise ValueError(f"travel from camera {self.cameras[0]!r} to itself")
+        return self
+
+    @property
+    def expected_s(self) -> float:
+        if self.seconds is not None:
+            return self.seconds
+        assert self.distance_m is not None
+        return self.distance_m / self.speed_mps
+
+    @property
+    def window_s(self) -> float:
+        return self.tolerance_s if self.tolerance_s is not None else max(5.0, self.expected_s / 2)
+
+
 class LocationConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     timezone: str = "UTC"  # the zone of the recording clock (file names, explicit start times)
     # Where the recording start time sits in a video file name; groups: date and time.
     start_time_pattern: str = r"(\d{4}-\d{2}-\d{2})_(\d{2}-\d{2}-\d{2})"
+    # The cameras watch the same place (one person may be at two cameras at once): read by the
+    # labelling app and `labels import`, which otherwise reject such labels as impossible.
+    overlapping_views: bool = False
+    # Optional camera layout: expected travel between pairs of cameras (labelling candidates).
+    travel: tuple[TravelConfig, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -425,6 +464,12 @@ class PipelineConfig(_Section):
                     f"videos[{i}]: video id {video.video_id!r} is used twice; give one an `id`"
                 )
             seen.add(video.video_id)
+        for link in self.location.travel:
+            unknown = [c for c in link.cameras if c not in cameras]
+            if unknown:
+                raise ValueError(
+                    f"location.travel: camera(s) {unknown} are not among the cameras {cameras}"
+                )
         return self
 
     def roi_path(self, camera: str) -> Path:

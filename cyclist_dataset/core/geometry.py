@@ -37,6 +37,14 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
+def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) IOU of each box of ``a`` (N, 4) with the box in the same row of ``b`` (N, 4)."""
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
 def coverage(covering: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """(A, B): the share of each ``covered`` box's area that lies inside each ``covering`` box
     (how much of a bicycle a rider's box covers)."""

@@ -186,18 +186,42 @@ def from_pandas(schema: pa.Schema, frame) -> pa.Table:
 
 # labels/vNNNN/labels.parquet: the annotators' cross-camera identities, one row per labelled
 # validation tracklet (a tracklet absent here stays in the test data as an unlabelled distractor).
+# labels/vNNNN/labels.parquet: one row per labelled unit, a tracklet or a part of one (a tracklet
+# split where the tracker switched people), anchored to the footage (video, frames, span, crops).
 LABELS = pa.schema(
     [
         pa.field("location", pa.string(), nullable=False),
         pa.field("camera", pa.string(), nullable=False),
+        pa.field("video_id", pa.string(), nullable=False),
         pa.field("tracklet_id", pa.string(), nullable=False),
-        # the annotators' name, unique within a location
-        pa.field("identity", pa.string(), nullable=False),
-        # the tracklet's crops when labelled
-        pa.field("tracklet_fingerprint", pa.string(), nullable=False),
-        # the version whose file gave this label
+        # the unit's frames within its tracklet (inclusive): the whole tracklet, or one part
+        pa.field("first_frame", pa.int64(), nullable=False),
+        pa.field("last_frame", pa.int64(), nullable=False),
+        pa.field("start", UTC_TIME, nullable=False),
+        pa.field("end", UTC_TIME, nullable=False),
+        pa.field("n_crops", pa.int64(), nullable=False),
+        # person (has an identity) | junk (not a person: left out of the test data) | unsure (left
+        # out: it may be a true match) | unlabelled (a part of a split tracklet, no label yet)
+        pa.field("status", pa.string(), nullable=False),
+        # the annotators' name, unique within a location; null unless status is person
+        pa.field("identity", pa.string()),
+        # a hash of the unit's crops (video, frame, box) when labelled
+        pa.field("fingerprint", pa.string(), nullable=False),
+        # the version that made this label, and where it came from ("labels.csv:12", "app:ana")
         pa.field("label_version", pa.string(), nullable=False),
-        pa.field("source_line", pa.int64(), nullable=False),  # the line of that file
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+# labels/vNNNN/anchors.parquet: the boxes of every labelled unit when it was labelled, so that a
+# label can be carried to the tracklets of a rerun (which renumbers and reshapes tracklets).
+LABEL_ANCHORS = pa.schema(
+    [
+        pa.field("tracklet_id", pa.string(), nullable=False),
+        pa.field("first_frame", pa.int64(), nullable=False),  # the unit, with tracklet_id
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("frame_index", pa.int64(), nullable=False),
+        *_BOX,
     ]
 )
 
@@ -216,6 +240,7 @@ RELEASE_SPLIT = pa.schema(
         pa.field("identity", pa.string()),
         pa.field("location", pa.string(), nullable=False),
         pa.field("camera", pa.string(), nullable=False),
+        # a part of a tracklet the annotators split (an identity switch): "<tracklet>@<first frame>"
         pa.field("tracklet_id", pa.string(), nullable=False),
         *_FRAME,
         pa.field("timestamp", UTC_TIME, nullable=False),

@@ -249,11 +249,11 @@ def dataset_card(
     label_text = (
         "No label version: the test split has no identities, only distractors (pid 0)."
         if labels is None
-        else f"Label version **{labels['version']}**, imported {labels['created_at']} by "
-        f"{labels['created_by']} from `{Path(labels['source_file']).name}` "
-        f"(SHA-256 `{labels['source_sha256']}`): {labels['labelled_tracklets']} labelled "
-        f"tracklets, {labels['identities']} identities; unlabelled validation tracklets stay in "
-        "the test split as distractors (pid 0)."
+        else f"Label version **{labels['version']}**, made {labels['created_at']} by "
+        f"{labels['created_by']} ({_label_source(labels)}): {labels['labelled_tracklets']} "
+        f"labelled tracklets (or parts of split ones), {labels['identities']} identities; "
+        f"{labels.get('junk', 0)} junk (not a person) and {labels.get('unsure', 0)} unsure left "
+        "out; unlabelled validation tracklets stay in the test split as distractors (pid 0)."
     )
     warning = unaudited_warning(privacy)
     parts = [
@@ -357,3 +357,17 @@ def dataset_card(
         "",
     ]
     return "\n".join(parts)
+
+
+def _label_source(labels: dict) -> str:
+    """Where a label version came from: a file (with its hash), the app, or a carry-over."""
+    if labels.get("source") == "app":
+        return f"committed in the labelling app at {labels.get('location', '?')}"
+    if labels.get("source") == "carry":
+        return f"carried from {labels.get('carried_from')} to a rerun's tracklets: " + str(
+            labels.get("carry")
+        )
+    return (
+        f"from `{Path(labels.get('source_file', '?')).name}`, SHA-256 "
+        f"`{labels.get('source_sha256', '?')}`"
+    )

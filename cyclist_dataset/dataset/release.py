@@ -43,8 +43,9 @@ from cyclist_dataset.dataset.labels import (
     get_version,
     read_crops,
     split_parameters,
-    tracklet_fingerprints,
+    stale_units,
 )
+from cyclist_dataset.dataset.labels.units import EXCLUDED, PERSON, label_crops
 from cyclist_dataset.dataset.privacy import (
     ALLOW_FLAG,
     UNAUDITED_WARNING,
@@ -99,15 +100,18 @@ def build_splits(crops: pd.DataFrame, labels: pd.DataFrame | None) -> dict[str, 
     train["pid"] = _rank(train["identity"], start=0)
     train["split"] = "train"
 
-    test = crops[crops["split"] == "validation"].copy()
-    label_of = (
-        {}
-        if labels is None
-        else dict(
-            zip(labels["tracklet_id"], labels["location"] + "/" + labels["identity"], strict=True)
+    # Each validation crop takes the label of the unit (tracklet, or part of a split one) that
+    # holds it; junk and unsure units are left out of the test data.
+    test = label_crops(crops[crops["split"] == "validation"], _empty_if_none(labels))
+    test = test[~test["status"].isin(EXCLUDED)].copy()
+    test["tracklet_id"] = test["unit_id"]
+    person = (test["status"] == PERSON).to_numpy()
+    test["identity"] = [
+        f"{location}/{identity}" if is_person else None
+        for location, identity, is_person in zip(
+            test["location"], test["identity"], person, strict=True
         )
-    )
-    test["identity"] = test["tracklet_id"].map(label_of)
+    ]
     labelled = test["identity"].notna()
     test["pid"] = (
         0  # Market-1501's "distractor": an unlabelled tracklet (open-world evaluation needs them)
@@ -155,21 +159,20 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return schemas.from_pandas(schemas.RELEASE_SPLIT, frame).to_pandas()
 
 
-def check_labels(crops: pd.DataFrame, labels: pd.DataFrame, version: str) -> None:
+def _empty_if_none(labels: pd.DataFrame | None) -> pd.DataFrame:
+    return labels if labels is not None else schemas.LABELS.empty_table().to_pandas()
+
+
+def check_labels(crops: pd.DataFrame, labels: pd.DataFrame, version: str, root: Path) -> None:
     """Labels must still describe the same validation tracklets (a rerun may have changed them)."""
-    validation = crops[crops["split"] == "validation"]
-    fingerprints = tracklet_fingerprints(validation) if len(validation) else pd.Series(dtype=str)
-    stale = [
-        row.tracklet_id
-        for row in labels.itertuples()
-        if fingerprints.get(row.tracklet_id) != row.tracklet_fingerprint
-    ]
-    if stale:
+    stale = stale_units(labels, crops)
+    if len(stale):
         raise UserError(
-            f"label version {version}: {len(stale)} labelled tracklet(s) are no longer the "
-            f"validation tracklets they were when labelled (e.g. {', '.join(stale[:5])}): the "
-            "pipeline was rerun with other parameters. Export a new labelling package, relabel and "
-            "import it."
+            f"label version {version}: {len(stale)} label(s) are on tracklets that are no longer "
+            f"what was labelled (e.g. {', '.join(stale['tracklet_id'][:5])}): the pipeline was "
+            "rerun with other parameters. Carry the labels to today's tracklets (a new label "
+            f"version, with a report of what could not be carried): cyclist-dataset labels carry "
+            f"{root}"
         )
 
 
@@ -217,7 +220,7 @@ def create_release(
         version = None if labels == "none" else get_version(root, labels)
         label_rows = version.labels if version is not None else None
         if version is not None and label_rows is not None:
-            check_labels(crops, label_rows, version.name)
+            check_labels(crops, label_rows, version.name, root)
         splits = build_splits(crops, label_rows)
         with atomic_dir(target) as tmp:
             log(f"linking {len(crops)} crops")

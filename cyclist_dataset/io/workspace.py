@@ -69,6 +69,11 @@ class Workspace:
     def manifest(self, name: str) -> Path:
         return self.root / "manifests" / name
 
+    def location_file(self, location: str) -> Path:
+        """The location's settings as the last run's pipeline file gave them (cameras, overlapping
+        views, travel times): what the labelling side reads, having no pipeline file."""
+        return self.root / "locations" / f"{location}.json"
+
     def crop_dir(self, location: str, camera: str, tracklet_id: str) -> Path:
         return self.root / "crops" / location / camera / tracklet_id
 

@@ -6,14 +6,17 @@ video is reported and does not stop the others.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tqdm import tqdm
 
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.errors import UserError
+from cyclist_dataset.io.atomic import write_text
 from cyclist_dataset.pipeline.executors import Executor, LocalExecutor
 from cyclist_dataset.pipeline.unit import STAGE_NAMES, context_for
 
@@ -59,6 +62,7 @@ def run_pipeline(
         ctx.workspace.locked(),
         tqdm(total=len(video_ids), desc="videos", unit="video") as progress,
     ):
+        _record_location(ctx.workspace.location_file(config.location.name), config)
         started, frames = time.perf_counter(), 0
         for result in executor.run(config, video_ids, stages, force):
             for line in result.log:
@@ -73,3 +77,19 @@ def run_pipeline(
             )
             progress.update()
     return report
+
+
+def _record_location(path: Path, config: PipelineConfig) -> None:
+    """Keep the location's settings in the workspace; a rerun with the same ones writes nothing
+    (a run with nothing to do changes no file)."""
+    text = json.dumps(location_settings(config), indent=2, sort_keys=True) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text(path, text)
+
+
+def location_settings(config: PipelineConfig) -> dict:
+    """What the workspace keeps of a location's settings for the labelling side."""
+    return {
+        **config.location.model_dump(mode="json"),
+        "cameras": [camera.id for camera in config.cameras],
+    }

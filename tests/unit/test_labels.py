@@ -56,7 +56,7 @@ def test_valid_file_becomes_an_immutable_version(ws, tmp_path):
         "city_C_t0001": "c7",
     }
     assert (
-        labels.loc["town_B_t0001", "source_line"] == 4
+        labels.loc["town_B_t0001", "source"] == "labels.csv:4"
         and labels.loc["city_C_t0001", "camera"] == "C"
     )
     meta = version.meta
@@ -68,12 +68,12 @@ def test_valid_file_becomes_an_immutable_version(ws, tmp_path):
     assert all(not (p.stat().st_mode & 0o222) for p in version.path.iterdir())  # read-only
 
 
-def test_second_import_is_a_new_snapshot_and_never_touches_the_first(ws, tmp_path):
+def test_a_partial_file_merges_into_the_latest_version_and_never_touches_it(ws, tmp_path):
     first = import_labels(
         ws, write(tmp_path / "a.csv", HEADER + "town,A,town_A_t0001,p1\ncity,C,city_C_t0001,c1\n")
     )
     before = digests(first.path)
-    # The second file covers only location town: city's labels are carried over from v0001.
+    # The second file lists other tracklets: the labels of v0001 stay beside its own.
     second = import_labels(
         ws,
         write(tmp_path / "b.csv", HEADER + "town,A,town_A_t0002,p2\ntown,B,town_B_t0002,p2\n"),
@@ -83,14 +83,81 @@ def test_second_import_is_a_new_snapshot_and_never_touches_the_first(ws, tmp_pat
     assert digests(first.path) == before
     labels = second.labels.set_index("tracklet_id")
     assert labels["identity"].to_dict() == {
+        "town_A_t0001": "p1",
         "town_A_t0002": "p2",
         "town_B_t0002": "p2",
         "city_C_t0001": "c1",
     }
     assert labels.loc["city_C_t0001", "label_version"] == "v0001"
-    assert second.meta["previous_version"] == "v0001" and second.meta["locations_replaced"] == [
-        "town"
+    assert labels.loc["town_A_t0002", "label_version"] == "v0002"
+    assert second.meta["previous_version"] == "v0001"
+    # A row with an empty identity clears that tracklet's label; the others stay.
+    third = import_labels(ws, write(tmp_path / "c.csv", HEADER + "town,A,town_A_t0001,\n"))
+    assert set(third.labels["tracklet_id"]) == {"town_A_t0002", "town_B_t0002", "city_C_t0001"}
+    # --replace: the file's locations get exactly the file's labels.
+    fourth = import_labels(
+        ws, write(tmp_path / "d.csv", HEADER + "town,B,town_B_t0001,q1\n"), replace=True
+    )
+    assert fourth.labels.set_index("tracklet_id")["identity"].to_dict() == {
+        "town_B_t0001": "q1",
+        "city_C_t0001": "c1",
+    }
+
+
+def test_an_import_that_changes_nothing_makes_no_version(ws, tmp_path):
+    source = write(tmp_path / "a.csv", HEADER + "town,A,town_A_t0001,p1\n")
+    assert import_labels(ws, source).name == "v0001"
+    again = import_labels(ws, source)
+    assert again.name == "v0001" and not again.created
+    assert [v.name for v in list_versions(ws)] == ["v0001"]
+
+
+def test_identities_differing_only_in_case_are_refused(ws, tmp_path):
+    import_labels(ws, write(tmp_path / "a.csv", HEADER + "town,A,town_A_t0001,p1\n"))
+    with pytest.raises(UserError, match=r"b\.csv:2: identities 'P1' and 'p1' \(v0001\)"):
+        import_labels(ws, write(tmp_path / "b.csv", HEADER + "town,B,town_B_t0001,P1\n"))
+
+
+def test_junk_unsure_and_parts_of_a_split_tracklet(ws, tmp_path):
+    """`junk` and `unsure` are statuses, not names; rows with frames label the parts of a
+    tracklet that switches people, and the parts must not overlap."""
+    frames = pd.read_parquet(ws / "manifests" / "crops")
+    a1 = sorted(frames.loc[frames["tracklet_id"] == "town_A_t0001", "frame_index"])
+    cut = a1[2]
+    body = (
+        "location,camera,tracklet_id,frames,identity\n"
+        f"town,A,town_A_t0001,{a1[0]}-{cut - 1},p1\n"
+        f"town,A,town_A_t0001,{cut}-{a1[-1]},p2\n"
+        "town,A,town_A_t0002,,JUNK\n"
+        "town,B,town_B_t0001,,unsure\n"
+    )
+    version = import_labels(ws, write(tmp_path / "a.csv", body))
+    labels = version.labels.sort_values(["tracklet_id", "first_frame"])
+    assert list(
+        zip(labels["tracklet_id"], labels["status"], labels["identity"].fillna(""), strict=True)
+    ) == [
+        ("town_A_t0001", "person", "p1"),
+        ("town_A_t0001", "person", "p2"),
+        ("town_A_t0002", "junk", ""),
+        ("town_B_t0001", "unsure", ""),
     ]
+    assert labels["n_crops"].tolist()[:2] == [2, len(a1) - 2]
+    assert version.meta["junk"] == 1 and version.meta["unsure"] == 1
+    overlapping = body.replace(f"{cut}-{a1[-1]}", f"{cut - 1}-{a1[-1]}")
+    with pytest.raises(UserError, match=r"b\.csv:3: frames .* overlap frames .* \(line 2\)"):
+        import_labels(ws, write(tmp_path / "b.csv", overlapping))
+
+
+def test_a_stale_row_is_refused_with_what_changed(ws, tmp_path):
+    """The exported start/end/n_crops say which tracklet the annotator saw: a row whose tracklet
+    has changed since is refused, not attached to whatever now has that id."""
+    stale = GOOD_ROW.replace(",4,", ",12,")
+    with pytest.raises(
+        UserError,
+        match=r"stale\.csv:2: tracklet town_A_t0001 is no longer what was labelled.*"
+        r"n_crops 12 \(now 4\)",
+    ):
+        import_labels(ws, write(tmp_path / "stale.csv", EXPORTED + stale))
 
 
 # Each kind of error, its line (comments and the header count as lines) and a phrase of its message.
@@ -113,7 +180,7 @@ BAD_FILES = {
     "two cameras at once": (
         "town,A,town_A_t0001,p1\ntown,A,town_A_t0002,p2\ntown,B,town_B_t0002,p1\n",
         4,
-        "at B (town_B_t0002) and at A (town_A_t0001, line 2) at overlapping times",
+        "at B (town_B_t0002) and at A (town_A_t0001, labels.csv:2) at overlapping times",
     ),
     "two locations": (
         "town,A,town_A_t0001,p1\ncity,C,city_C_t0001,p1\n",
@@ -173,10 +240,17 @@ def test_overlapping_views_allow_one_person_at_two_cameras_at_once(ws, tmp_path)
     source = write(
         tmp_path / "labels.csv", HEADER + "town,A,town_A_t0001,p1\ntown,B,town_B_t0002,p1\n"
     )
-    with pytest.raises(UserError, match="--overlapping-views"):
+    with pytest.raises(UserError, match=r"set overlapping_views = true .* \[location\]"):
         import_labels(ws, source)
-    version = import_labels(ws, source, overlapping_views=True)
-    assert version.meta["overlapping_views"] is True and len(version.labels) == 2
+    version = import_labels(ws, source, overlapping_views=True)  # the override
+    assert version.meta["overlapping_views_override"] is True and len(version.labels) == 2
+    # The location's own setting, as a run of its pipeline file records it in the workspace.
+    (ws / "locations").mkdir()
+    (ws / "locations" / "town.json").write_text('{"overlapping_views": true}')
+    again = write(
+        tmp_path / "again.csv", HEADER + "town,A,town_A_t0002,p3\ntown,B,town_B_t0001,p3\n"
+    )
+    assert import_labels(ws, again).name == "v0002"
 
 
 def test_json_labels_are_checked_with_line_numbers(ws, tmp_path):
@@ -199,7 +273,8 @@ def test_json_labels_are_checked_with_line_numbers(ws, tmp_path):
 
 def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
     out = tmp_path / "package"
-    summary = export_package(ws, "town", out, candidates=5, max_gap_s=60)
+    import_labels(ws, write(tmp_path / "a.csv", HEADER + "town,B,town_B_t0001,p7\n"))
+    summary = export_package(ws, "town", out, candidates=5)
     # validation only: the train tracklet is not there
     assert summary.tracklets == 4 and summary.cameras == 2
     rows = list(csv.DictReader((out / "labels.csv").open(encoding="utf-8")))
@@ -209,7 +284,9 @@ def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
         "town_B_t0002",
         "town_B_t0001",
     ]
-    assert all(r["identity"] == "" and (out / r["representative_crop"]).is_file() for r in rows)
+    assert all((out / r["representative_crop"]).is_file() for r in rows)
+    # the labels already made are filled in
+    assert [r["identity"] for r in rows] == ["", "", "", "p7"]
     assert rows[0]["start"] == "2020-06-01T10:50:00.000+00:00" and rows[0]["n_crops"] == "4"
     sheet = cv2.imread(str(out / "sheets" / "town_A_t0001.png"))
     assert sheet is not None and sheet.shape[0] > 100
@@ -218,17 +295,15 @@ def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
     # relative links into the package
     assert links and all((out / link).is_file() for link in links)
     assert "http" not in page  # nothing fetched from the network
-    # Candidates of A1 (10:50:00-01.5): B2 overlaps it in time (gap 0), B1 is 28.5 s later (their
-    # colours are equally unlike A1's); A2 is the same camera.
+    # Candidates of A1 (10:50:00-01.5): B1 is 28.5 s later; B2 overlaps it in time, impossible at
+    # cameras whose views do not overlap, so it comes last (their colours are equally unlike A1's);
+    # A2 is the same camera.
     start = page.index("<section id='town_A_t0001'>")
     section = page[start : page.index("</section>", start)]
-    assert re.findall(r"<figcaption>(\w+)<br>B, gap ([\d.]+) s", section) == [
-        ("town_B_t0002", "0.0"),
+    assert re.findall(r"<figcaption>(\w+)<br>B, gap (-?[\d.]+) s", section) == [
         ("town_B_t0001", "28.5"),
+        ("town_B_t0002", "-0.5"),
     ]
-    # A2 (10:52) is 88.5 s from B1's end: beyond max_gap_s, so no candidates at all.
-    section = page[page.index("<section id='town_A_t0002'>") :]
-    assert "none within the time window" in section[: section.index("</section>")]
     with pytest.raises(UserError, match="already exists"):
         export_package(ws, "town", out)
     with pytest.raises(UserError, match="no tracklets of location 'nowhere'"):
@@ -277,9 +352,13 @@ def test_labels_commands(ws, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (
-        "label version v0001: 1 labelled tracklets, 1 identities, 4 validation tracklets unlabelled"
-        in result.output
+        "label version v0001 (after none): 1 labelled tracklets, 1 identities, 0 junk, 0 unsure, "
+        "4 validation tracklets unlabelled" in result.output
     )
+    result = runner.invoke(
+        app, ["labels", "import", str(ws), str(tmp_path / "filled.csv"), "--by", "ann"]
+    )
+    assert result.exit_code == 0 and "no change to label version v0001" in result.output
     result = runner.invoke(app, ["labels", "list", str(ws)])
     assert result.exit_code == 0 and re.search(
         r"v0001 .* ann .* 1 tracklets .* filled\.csv", result.output
@@ -322,3 +401,57 @@ def test_the_exported_columns_are_checked_when_present(ws, tmp_path, column, val
     cells[index] = value
     with pytest.raises(UserError, match=rf"bad\.csv:2: {re.escape(phrase)}"):
         import_labels(ws, write(tmp_path / "bad.csv", EXPORTED + ",".join(cells) + "\n"))
+
+
+def test_a_label_version_of_0_1_is_read_released_and_built_upon(ws, tmp_path):
+    """Versions made by 0.1 (whole tracklets, identities only, no boxes) still work."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cyclist_dataset.dataset.labels import get_version, read_crops, tracklet_fingerprints
+    from cyclist_dataset.dataset.release import create_release
+
+    fingerprints = tracklet_fingerprints(read_crops(ws))
+    old = ws / "labels" / "v0001"
+    old.mkdir(parents=True)
+    pq.write_table(
+        pa.table(
+            {
+                "location": ["town", "town"],
+                "camera": ["A", "B"],
+                "tracklet_id": ["town_A_t0001", "town_B_t0001"],
+                "identity": ["p1", "p1"],
+                "tracklet_fingerprint": [
+                    fingerprints["town_A_t0001"],
+                    fingerprints["town_B_t0001"],
+                ],
+                "label_version": ["v0001", "v0001"],
+                "source_line": [2, 3],
+            }
+        ),
+        old / "labels.parquet",
+    )
+    (old / "meta.json").write_text(
+        json.dumps(
+            {
+                "version": "v0001",
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "created_by": "someone",
+                "source_file": "labels.csv",
+                "source_sha256": "0" * 64,
+                "labelled_tracklets": 2,
+                "identities": 1,
+            }
+        )
+    )
+    test = pd.read_parquet(create_release(ws, "old-labels") / "test.parquet")
+    assert set(test.loc[test["pid"] > 0, "tracklet_id"]) == {"town_A_t0001", "town_B_t0001"}
+    newer = import_labels(ws, write(tmp_path / "b.csv", HEADER + "town,A,town_A_t0002,p2\n"))
+    labels = newer.labels.set_index("tracklet_id")
+    assert labels["identity"].to_dict() == {
+        "town_A_t0001": "p1",
+        "town_B_t0001": "p1",
+        "town_A_t0002": "p2",
+    }
+    assert labels.loc["town_A_t0001", "n_crops"] == 4 and len(newer.anchors) == 12
+    assert get_version(ws, "1").labels["status"].tolist() == ["person", "person"]

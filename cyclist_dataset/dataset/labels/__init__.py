@@ -1,7 +1,12 @@
-"""Cross-camera labels: the annotators' package (``package``), the workspace's tracklets as they see
-them (``tracklets``), and immutable label versions (``versions``)."""
+"""Cross-camera labels: the workspace's tracklets as annotators see them (``tracklets``), label
+units (``units``) and the rules they obey (``rules``), immutable label versions (``versions``), the
+file route (``package`` exports, ``importing`` imports), carrying labels over a rerun (``carry``),
+candidate ranking (``candidates``), and the labelling app's session and drafts (``session``,
+``drafts``)."""
 
+from cyclist_dataset.dataset.labels.importing import import_labels
 from cyclist_dataset.dataset.labels.package import ExportSummary, export_package
+from cyclist_dataset.dataset.labels.session import Session, carry_version
 from cyclist_dataset.dataset.labels.tracklets import (
     read_crops,
     split_parameters,
@@ -11,19 +16,24 @@ from cyclist_dataset.dataset.labels.tracklets import (
 from cyclist_dataset.dataset.labels.versions import (
     LabelVersion,
     get_version,
-    import_labels,
+    labels_out_of_date,
     list_versions,
+    stale_units,
 )
 
 __all__ = [
     "ExportSummary",
     "LabelVersion",
+    "Session",
+    "carry_version",
     "export_package",
     "get_version",
     "import_labels",
+    "labels_out_of_date",
     "list_versions",
     "read_crops",
     "split_parameters",
+    "stale_units",
     "tracklet_fingerprints",
     "tracklet_table",
 ]

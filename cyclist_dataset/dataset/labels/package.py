@@ -1,21 +1,13 @@
-"""Cross-camera labels: the annotators' package, their filled file, and immutable label versions.
+"""The file route of labelling (offline work): a package for the annotators, filled by hand and
+imported with ``labels import`` (``importing``). The labelling app (``cyclist-dataset annotate``)
+is the main route; this one is for annotators without access to the workspace.
 
-Training identities are per-camera tracklets; the validation part of every hour is labelled by
-hand across cameras and becomes the test set (Schoustra 2020, Section IV.A). The workflow:
-
-1. ``export_package``: for one location, a folder the annotators open offline: ``labels.csv``
-   (one row per validation tracklet, an empty ``identity`` column), a contact sheet per tracklet
-   (``sheets/<tracklet>.png``), its largest crop (``crops/<tracklet>.jpg``) and ``index.html``,
-   which lists for each tracklet the likeliest matches in the location's other cameras (close in
-   time, similar in colour).
-2. The annotators write the same identity (any name: ``p1``, ``red-jacket``) into the rows of
-   tracklets that show the same person; rows left empty stay unlabelled.
-3. ``import_labels``: checks the whole file against the workspace and either rejects it (every
-   problem with its line) or stores it as a new version ``WORKSPACE/labels/vNNNN/``. Versions are
-   never modified. Each is a complete snapshot: the file's locations get the file's labels, other
-   locations keep those of the previous version.
-
-Unlabelled validation tracklets stay in the test data as distractors (open-world evaluation).
+``export_package`` writes, for one location, a folder that opens offline: ``labels.csv`` (one
+row per validation tracklet, or per part of a split one, filled in with the labels already
+made), a contact sheet per tracklet (``sheets/<tracklet>.png``), its largest crop
+(``crops/<tracklet>.jpg``) and ``index.html``, which lists for each tracklet its likeliest matches
+at each other camera (``candidates``). Unlabelled validation tracklets stay in the test data as
+distractors (open-world evaluation); junk and unsure ones are left out.
 """
 
 from __future__ import annotations
@@ -30,20 +22,26 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from cyclist_dataset.dataset.labels.candidates import (
+    CandidateIndex,
+    ColourStatistics,
+    EmbeddingCache,
+    even,
+)
+from cyclist_dataset.dataset.labels.importing import TEMPLATE_COLUMNS
+from cyclist_dataset.dataset.labels.location import location_settings
 from cyclist_dataset.dataset.labels.tracklets import location_timezones, read_crops, tracklet_table
+from cyclist_dataset.dataset.labels.units import (
+    PERSON,
+    SPAN,
+    UNLABELLED,
+    describe_spans,
+    whole,
+)
+from cyclist_dataset.dataset.labels.versions import get_version, stale_units
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, link_or_copy
 
-TEMPLATE_COLUMNS = (
-    "location",
-    "camera",
-    "tracklet_id",
-    "start",
-    "end",
-    "n_crops",
-    "representative_crop",
-    "identity",
-)
 # Contact sheets: crops letterboxed into fixed cells, at most SHEET_CROPS per tracklet (evenly in
 # time).
 SHEET_CROPS = 24
@@ -59,16 +57,11 @@ class ExportSummary:
     cameras: int
 
 
-def export_package(
-    root: Path, location: str, out: Path, candidates: int = 5, max_gap_s: float = 300.0
-) -> ExportSummary:
+def export_package(root: Path, location: str, out: Path, candidates: int = 3) -> ExportSummary:
     """Write the labelling package of one location's validation tracklets into the new folder
-    ``out``.
-
-    Candidates for a tracklet are the location's tracklets at other cameras within ``max_gap_s``
-    (the gap between their time spans, 0 when they overlap), ranked by
-    ``colour similarity - gap / max_gap_s`` (similarity: HSV histogram correlation, -1..1).
-    """
+    ``out``: one row per tracklet (per part, for a split one), filled in with the latest label
+    version's labels, and per tracklet its ``candidates`` likeliest matches at each other camera
+    (``candidates.CandidateIndex``)."""
     root, out = Path(root), Path(out)
     if out.exists():
         raise UserError(
@@ -91,8 +84,12 @@ def export_package(
     zone = ZoneInfo(location_timezones(root).get(location, "UTC"))
     rows = crops[crops["tracklet_id"].isin(chosen.index)]
     by_tracklet = {t: g for t, g in rows.groupby("tracklet_id")}
-    colours = {t: _colour_histogram(root, g["crop_path"]) for t, g in by_tracklet.items()}
-    matches = _candidates(chosen, colours, candidates, max_gap_s)
+    embeddings = EmbeddingCache(root, ColourStatistics()).embeddings(
+        root, chosen, lambda t: by_tracklet[t]["crop_path"]
+    )
+    index = CandidateIndex(chosen, embeddings, location_settings(root, location))
+    matches = {t: index.candidates(t, per_camera=candidates)[0] for t in chosen.index}
+    units = _units_to_fill(root, chosen, rows)
 
     with atomic_dir(out) as tmp:
         for tracklet_id, group in by_tracklet.items():
@@ -109,24 +106,58 @@ def export_package(
         with open(tmp / "labels.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(TEMPLATE_COLUMNS)
-            for tracklet_id, info in chosen.iterrows():
+            for unit in units.itertuples():
+                info = chosen.loc[unit.tracklet_id]
                 writer.writerow(
                     [
                         info["location"],
                         info["camera"],
-                        tracklet_id,
-                        _local(info["start"], zone),
-                        _local(info["end"], zone),
-                        info["n_crops"],
-                        _representative(tracklet_id, info),
-                        "",
+                        unit.tracklet_id,
+                        unit.frames,
+                        _local(unit.start, zone),
+                        _local(unit.end, zone),
+                        unit.n_crops,
+                        _representative(unit.tracklet_id, info),
+                        unit.label,
                     ]
                 )
         (tmp / "index.html").write_text(
-            _index_html(location, chosen, matches, zone, max_gap_s), encoding="utf-8"
+            _index_html(location, chosen, matches, zone), encoding="utf-8"
         )
         (tmp / "README.txt").write_text(_package_readme(location, root), encoding="utf-8")
     return ExportSummary(out, len(chosen), chosen["camera"].nunique())
+
+
+def _units_to_fill(root: Path, chosen: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit to label: the latest version's units of these tracklets (a split
+    tracklet: one per part, with its frames), the other tracklets whole; with their labels."""
+    version = get_version(root, None)
+    labels = version.labels if version is not None else None
+    if labels is not None:
+        labels = labels[labels["tracklet_id"].isin(chosen.index)]
+        labels = labels.drop(stale_units(labels, crops).index)  # a rerun changed them: carry first
+    spans = whole(chosen).assign(status=UNLABELLED, identity=None)
+    if labels is not None and len(labels):
+        spans = pd.concat(
+            [
+                spans[~spans["tracklet_id"].isin(labels["tracklet_id"])],
+                labels[[*SPAN, "status", "identity"]],
+            ],
+            ignore_index=True,
+        )
+    units = describe_spans(crops, spans)
+    parts = units.groupby("tracklet_id")["first_frame"].transform("size")
+    units["frames"] = [
+        f"{r.first_frame}-{r.last_frame}" if n > 1 else ""
+        for r, n in zip(units.itertuples(), parts, strict=True)
+    ]
+    units["label"] = [
+        r.identity if r.status == PERSON else "" if r.status == UNLABELLED else r.status
+        for r in units.itertuples()
+    ]
+    order = chosen.reset_index()[["tracklet_id"]].reset_index().rename(columns={"index": "rank"})
+    units = units.merge(order, on="tracklet_id").sort_values(["rank", "first_frame"])
+    return units.reset_index(drop=True)
 
 
 def _representative(tracklet_id: str, info: pd.Series) -> str:
@@ -138,16 +169,9 @@ def _local(ts: pd.Timestamp, zone: ZoneInfo) -> str:
     return ts.tz_convert(zone).isoformat(timespec="milliseconds")
 
 
-def _even(items: pd.Series, n: int) -> list:
-    values = list(items)
-    if len(values) <= n:
-        return values
-    return [values[i] for i in np.linspace(0, len(values) - 1, n).round().astype(int)]
-
-
 def contact_sheet(root: Path, crop_paths: pd.Series, title: str) -> np.ndarray:
     """A grid of a tracklet's crops (at most SHEET_CROPS, evenly in time) under a title strip."""
-    chosen = _even(crop_paths, SHEET_CROPS)
+    chosen = even(list(crop_paths), SHEET_CROPS)
     rows = max(1, -(-len(chosen) // SHEET_COLUMNS))
     sheet = np.full((HEADER_H + rows * CELL_H, SHEET_COLUMNS * CELL_W, 3), 235, np.uint8)
     cv2.putText(sheet, title, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
@@ -177,47 +201,7 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     path.write_bytes(data.tobytes())
 
 
-def _colour_histogram(root: Path, crop_paths: pd.Series) -> np.ndarray:
-    """Hue-saturation histogram of the middle of a tracklet's crops (clothes, not background)."""
-    total = np.zeros((16, 8), np.float32)
-    for path in _even(crop_paths, 8):
-        image = cv2.imread(str(root / path))
-        if image is None:
-            continue
-        h, w = image.shape[:2]
-        middle = image[h // 10 : h - h // 10, w // 5 : w - w // 5]
-        if middle.size == 0:
-            continue
-        hsv = cv2.cvtColor(middle, cv2.COLOR_BGR2HSV)
-        total += cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
-    return cv2.normalize(total, np.empty_like(total), 1.0, 0.0, cv2.NORM_L1)
-
-
-def _candidates(
-    tracklets: pd.DataFrame, colours: dict[str, np.ndarray], limit: int, max_gap_s: float
-) -> dict[str, list[tuple[str, float, float]]]:
-    """Per tracklet: (other tracklet, gap in s, colour similarity), best first."""
-    ids = list(tracklets.index)
-    cameras = tracklets["camera"].to_numpy()
-    start = (tracklets["start"] - tracklets["start"].min()).dt.total_seconds().to_numpy()
-    end = (tracklets["end"] - tracklets["start"].min()).dt.total_seconds().to_numpy()
-    result: dict[str, list[tuple[str, float, float]]] = {}
-    for i, tracklet_id in enumerate(ids):
-        gap = np.maximum(0.0, np.maximum(start[i], start) - np.minimum(end[i], end))
-        ranked = []
-        for j in np.flatnonzero((cameras != cameras[i]) & (gap <= max_gap_s)):
-            similarity = float(
-                cv2.compareHist(colours[tracklet_id], colours[ids[j]], cv2.HISTCMP_CORREL)
-            )
-            ranked.append((similarity - gap[j] / max_gap_s, ids[j], float(gap[j]), similarity))
-        ranked.sort(key=lambda r: (-r[0], r[1]))
-        result[tracklet_id] = [(other_id, g, sim) for _, other_id, g, sim in ranked[:limit]]
-    return result
-
-
-def _index_html(
-    location: str, tracklets: pd.DataFrame, matches: dict, zone: ZoneInfo, max_gap_s: float
-) -> str:
+def _index_html(location: str, tracklets: pd.DataFrame, matches: dict, zone: ZoneInfo) -> str:
     e = html.escape
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -230,10 +214,11 @@ def _index_html(
         "</head><body>",
         f"<h1>Cross-camera labelling: {e(location)}</h1>",
         "<p>Give the same <b>identity</b> (any name: p1, p2, ...) in <code>labels.csv</code> to "
-        "every tracklet showing the same person; leave it empty if unsure. Candidates are "
-        "tracklets at other cameras, ranked "
-        f"by time gap (at most {max_gap_s:g} s) and colour similarity. Then run "
-        "<code>cyclist-dataset labels import WORKSPACE labels.csv</code>.</p>",
+        "every tracklet showing the same person; <code>junk</code> for what is not a person, "
+        "<code>unsure</code> when you cannot tell. Candidates are the likeliest matches at each "
+        "other camera, by time and colour. Then run "
+        "<code>cyclist-dataset labels import WORKSPACE labels.csv</code>. (The labelling app, "
+        "<code>cyclist-dataset annotate WORKSPACE</code>, does all of this in one place.)</p>",
         "<table><tr><th>tracklet</th><th>camera</th><th>start</th><th>end</th><th>crops</th></tr>",
     ]
     for tracklet_id, info in tracklets.iterrows():
@@ -252,32 +237,43 @@ def _index_html(
         parts.append("<p>Candidates at other cameras:</p><div>")
         if not matches[tracklet_id]:
             parts.append("<i>none within the time window</i>")
-        for other_id, gap, similarity in matches[tracklet_id]:
-            other = tracklets.loc[other_id]
-            image = e(_representative(other_id, other))
-            parts.append(
-                f"<figure><a href='#{e(other_id)}'><img class='cand' src='{image}' "
-                f"alt='{e(other_id)}'></a><figcaption>{e(other_id)}<br>{e(other['camera'])}, "
-                f"gap {gap:.1f} s, colour {similarity:.2f}</figcaption></figure>"
-            )
+        for listed in matches[tracklet_id].values():
+            for candidate in listed:
+                other = tracklets.loc[candidate.tracklet_id]
+                image = e(_representative(candidate.tracklet_id, other))
+                parts.append(
+                    f"<figure><a href='#{e(candidate.tracklet_id)}'><img class='cand' "
+                    f"src='{image}' alt='{e(candidate.tracklet_id)}'></a><figcaption>"
+                    f"{e(candidate.tracklet_id)}<br>{e(candidate.camera)}, gap "
+                    f"{candidate.gap_s:.1f} s, colour {candidate.appearance:.2f}</figcaption>"
+                    "</figure>"
+                )
         parts.append("</div></section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
 def _package_readme(location: str, root: Path) -> str:
-    return (
-        f"Labelling package for location {location} (workspace {root}).\n\n"
-        "Open index.html in a browser (it works offline). For each tracklet it shows a "
-        "contact sheet of\n"
-        "its crops and the likeliest matches at the other cameras.\n\n"
-        "Fill the `identity` column of labels.csv: the same name "
-        "(letters, digits, _ . -) for every\n"
-        "tracklet of the same person, at any camera. Leave it empty when unsure: "
-        "unlabelled tracklets\n"
-        "stay in the test data as distractors. Lines starting with # are comments. "
-        "Do not change the\n"
-        "other columns. Then:\n\n"
-        "    cyclist-dataset labels import WORKSPACE labels.csv\n\n"
-        "A file with any error is rejected as a whole, with the line of every problem.\n"
-    )
+    return f"""Labelling package for location {location} (workspace {root}).
+
+Open index.html in a browser (it works offline). For each tracklet it shows a contact sheet of
+its crops and the likeliest matches at each other camera.
+
+Fill the `identity` column of labels.csv: the same name (letters, digits, _ . -) for every
+tracklet of the same person, at any camera. Write `junk` for a tracklet that is not a person
+(left out of the test data) and `unsure` when you cannot tell (also left out: it may be a true
+match). Rows left empty stay in the test data as unlabelled distractors. Labels already made are
+filled in. Lines starting with # are comments.
+
+A tracklet that switches from one person to another: copy its row and give each copy the
+`frames` of its part (FIRST-LAST, frame numbers from its contact sheet), each with its identity.
+
+Do not change the other columns: they say which tracklet you saw, and a row whose tracklet has
+changed since (the pipeline was rerun) is rejected. Then:
+
+    cyclist-dataset labels import WORKSPACE labels.csv
+
+The file is merged into the latest label version: tracklets it does not list keep their labels
+(--replace replaces the location's labels). A file with any error is rejected as a whole, with
+the line of every problem. An import that changes nothing makes no new version.
+"""

@@ -46,45 +46,49 @@ def location_timezones(root: Path) -> dict[str, str]:
     return zones
 
 
-def tracklet_fingerprints(crops: pd.DataFrame) -> pd.Series:
-    """Per tracklet, a hash of its crops (video, frame, box): labels made on one tracklet must not
-    silently attach to a different one after a rerun of the pipeline reuses its id."""
+def tracklet_fingerprints(crops: pd.DataFrame, key: pd.Series | None = None) -> pd.Series:
+    """Per tracklet (or per ``key``: a unit of a split tracklet), a hash of its crops (video,
+    frame, box): labels made on one tracklet must not silently attach to a different one after a
+    rerun of the pipeline reuses its id."""
+    key = crops["tracklet_id"] if key is None else key
     keys = crops["video_id"] + "|" + crops["frame_index"].astype(str)
     for column in BOX_COLUMNS:
         keys = keys + "|" + crops[column].round(1).astype(str)
-    ordered = pd.DataFrame({"tracklet_id": crops["tracklet_id"], "key": keys}).sort_values(
-        ["tracklet_id", "key"]
+    ordered = pd.DataFrame({"unit": key.to_numpy(), "key": keys.to_numpy()}).sort_values(
+        ["unit", "key"]
     )
-    return ordered.groupby("tracklet_id")["key"].agg(
-        lambda k: sha256_bytes("\n".join(k).encode())[:16]
-    )
+    return ordered.groupby("unit")["key"].agg(lambda k: sha256_bytes("\n".join(k).encode())[:16])
 
 
-def tracklet_table(crops: pd.DataFrame) -> pd.DataFrame:
-    """One row per tracklet: location, camera, split, start, end (UTC), crops, largest crop,
-    fingerprint."""
+TABLE_COLUMNS = [
+    "location",
+    "camera",
+    "split",
+    "video_id",
+    "start",
+    "end",
+    "n_crops",
+    "first_frame",
+    "last_frame",
+    "representative",
+    "fingerprint",
+]
+
+
+def describe(crops: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+    """One row per value of ``key`` (a tracklet id, or a unit key): location, camera, split, video,
+    start, end (UTC), crops, first and last frame, largest crop, fingerprint."""
     if crops.empty:
-        return pd.DataFrame(
-            columns=[
-                "location",
-                "camera",
-                "split",
-                "video_id",
-                "start",
-                "end",
-                "n_crops",
-                "representative",
-                "fingerprint",
-            ]
-        )
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    crops = crops.assign(_key=key.to_numpy())
     area = (crops["x2"] - crops["x1"]) * (crops["y2"] - crops["y1"])
     largest = (
         crops.assign(area=area)
-        .sort_values(["tracklet_id", "area", "frame_index"], ascending=[True, False, True])
-        .groupby("tracklet_id")
+        .sort_values(["_key", "area", "frame_index"], ascending=[True, False, True])
+        .groupby("_key")
         .head(1)
     )
-    grouped = crops.groupby("tracklet_id")
+    grouped = crops.groupby("_key")
     table = pd.DataFrame(
         {
             "location": grouped["location"].first(),
@@ -94,11 +98,21 @@ def tracklet_table(crops: pd.DataFrame) -> pd.DataFrame:
             "start": grouped["timestamp"].min(),
             "end": grouped["timestamp"].max(),
             "n_crops": grouped.size(),
-            "representative": largest.set_index("tracklet_id")["crop_path"],
+            "first_frame": grouped["frame_index"].min(),
+            "last_frame": grouped["frame_index"].max(),
+            "representative": largest.set_index("_key")["crop_path"],
         }
     )
-    table["fingerprint"] = tracklet_fingerprints(crops)
-    table = table.rename_axis("tracklet_id").reset_index()
-    return table.sort_values(["location", "camera", "start", "tracklet_id"]).set_index(
-        "tracklet_id"
+    table["fingerprint"] = tracklet_fingerprints(crops, crops["_key"])
+    return table.rename_axis(None)
+
+
+def tracklet_table(crops: pd.DataFrame) -> pd.DataFrame:
+    """One row per tracklet (index: tracklet id), by location, camera and start; the columns of
+    ``describe``."""
+    table = describe(crops, crops["tracklet_id"]).rename_axis("tracklet_id")
+    return (
+        table.reset_index()
+        .sort_values(["location", "camera", "start", "tracklet_id"])
+        .set_index("tracklet_id")
     )

@@ -1,16 +1,14 @@
-"""Label versions: an annotators' file checked against the workspace and stored as an immutable,
-complete snapshot ``WORKSPACE/labels/vNNNN/`` (the file's locations get the file's labels, other
-locations keep those of the previous version)."""
+"""Label versions: immutable, complete snapshots ``WORKSPACE/labels/vNNNN/`` of every label of a
+workspace. A file import and the app's commit make them the same way (``commit_labels``): the new
+labels are merged into the latest version (or replace its labels of their locations), the whole is
+checked against the rules, and a version equal to the latest one is not made again."""
 
 from __future__ import annotations
 
-import csv
 import getpass
-import io
 import json
 import re
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -20,23 +18,32 @@ import pyarrow.parquet as pq
 
 from cyclist_dataset._version import __version__
 from cyclist_dataset.core import schemas
-from cyclist_dataset.dataset.labels.package import TEMPLATE_COLUMNS
-from cyclist_dataset.dataset.labels.tracklets import read_crops, tracklet_table
+from cyclist_dataset.dataset.labels import rules
+from cyclist_dataset.dataset.labels.location import location_settings
+from cyclist_dataset.dataset.labels.tracklets import (
+    read_crops,
+    tracklet_fingerprints,
+    tracklet_table,
+)
+from cyclist_dataset.dataset.labels.units import PERSON, UNIT, UNLABELLED, assign, display
+from cyclist_dataset.dataset.labels.units import anchors as anchors_of
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, remove_stale_partials
-from cyclist_dataset.io.hashing import sha256_bytes
 from cyclist_dataset.io.workspace import Workspace
 
 LABELS_DIR = "labels"
 VERSION_RE = re.compile(r"^v(\d{4,})$")
-IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_ERRORS_SHOWN = 50
+# What makes two versions the same labels.
+SAME = ["tracklet_id", "first_frame", "last_frame", "status", "identity", "fingerprint"]
 
 
 @dataclass(frozen=True)
 class LabelVersion:
     name: str  # "v0001"
     path: Path
+    # False when a commit found nothing new and returned the latest version instead of a copy
+    created: bool = field(default=True, compare=False)
 
     @cached_property
     def meta(self) -> dict:
@@ -44,7 +51,38 @@ class LabelVersion:
 
     @property
     def labels(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path / "labels.parquet")
+        frame = pd.read_parquet(self.path / "labels.parquet")
+        return _upgrade(frame) if "status" not in frame.columns else frame
+
+    @property
+    def anchors(self) -> pd.DataFrame:
+        path = self.path / "anchors.parquet"
+        if not path.is_file():  # versions of 0.1 kept no boxes
+            return schemas.LABEL_ANCHORS.empty_table().to_pandas()
+        return pd.read_parquet(path)
+
+
+def _upgrade(old: pd.DataFrame) -> pd.DataFrame:
+    """A label table of 0.1 (whole tracklets, identities only) in today's columns."""
+    n = len(old)
+    return pd.DataFrame(
+        {
+            "location": old["location"],
+            "camera": old["camera"],
+            "video_id": [""] * n,
+            "tracklet_id": old["tracklet_id"],
+            "first_frame": [0] * n,
+            "last_frame": [2**62] * n,  # the whole tracklet, whatever its frames
+            "start": pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]"),
+            "end": pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]"),
+            "n_crops": [0] * n,
+            "status": [PERSON] * n,
+            "identity": old["identity"],
+            "fingerprint": old["tracklet_fingerprint"],
+            "label_version": old["label_version"],
+            "source": "line " + old["source_line"].astype(str),
+        }
+    )
 
 
 def list_versions(root: Path) -> list[LabelVersion]:
@@ -78,100 +116,142 @@ def get_version(root: Path, name: str | None) -> LabelVersion | None:
     )
 
 
-# ---------------------------------------------------------------- import
+def stale_units(labels: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
+    """The labelled units whose crops are no longer what was labelled (a rerun changed or
+    renumbered the tracklets): their fingerprint over today's validation crops differs."""
+    if labels.empty:
+        return labels
+    validation = crops[crops["split"] == "validation"]
+    inside = assign(validation, labels[["tracklet_id", "first_frame", "last_frame"]])
+    now = (
+        tracklet_fingerprints(
+            inside, inside["tracklet_id"] + "@" + inside["first_frame"].astype(str)
+        )
+        if len(inside)
+        else pd.Series(dtype=str)
+    )
+    keys = labels["tracklet_id"] + "@" + labels["first_frame"].astype(str)
+    return labels[keys.map(now).fillna("").to_numpy() != labels["fingerprint"].to_numpy()]
+
+
+def labels_out_of_date(root: Path) -> str | None:
+    """What to say when the latest label version no longer matches the workspace's tracklets
+    (None: it does, or there is none)."""
+    version = get_version(root, None)
+    if version is None or not (Path(root) / "manifests" / "crops").is_dir():
+        return None
+    labels = version.labels
+    stale = stale_units(labels, read_crops(root))
+    if stale.empty:
+        return None
+    return (
+        f"label version {version.name}: {len(stale)} of its {len(labels)} labels are on tracklets "
+        "this run changed or renumbered. Carry them to the new tracklets (a new version, with a "
+        f"report of what could not be carried): cyclist-dataset labels carry {root}  (the "
+        "labelling app, cyclist-dataset annotate, carries them when it starts)"
+    )
 
 
 @dataclass(frozen=True)
-class _Entry:
-    line: int
-    where: str  # how a message names the entry: "line 7" or "line 7 (labels[2])"
-    location: str | None
-    camera: str | None
-    tracklet_id: str
-    identity: str | None
+class Changes:
+    """New labels for a commit: ``units`` (``schemas.LABELS`` columns but the version's, plus
+    ``where`` and ``line`` for messages) replace every label of their tracklets (``touched``, which
+    may hold tracklets that now have no label); ``replace_locations`` drop every older label of
+    those locations first."""
+
+    units: pd.DataFrame
+    anchors: pd.DataFrame
+    touched: frozenset[str]
+    replace_locations: frozenset[str] = frozenset()
 
 
-def import_labels(
-    root: Path, file: Path, by: str | None = None, overlapping_views: bool = False
+def commit_labels(
+    root: Path,
+    changes: Changes,
+    crops: pd.DataFrame,
+    *,
+    title: str,
+    by: str | None,
+    source: dict,
+    source_file: tuple[str, bytes] | None = None,
+    overlapping_views: bool | None = None,
+    extra: dict[str, str] | None = None,
 ) -> LabelVersion:
-    """Validate a filled label file (CSV, or JSON) and store it as the workspace's next label
-    version.
-
-    Any problem rejects the whole file (UserError listing every problem with its line); nothing is
-    written then. ``overlapping_views``: the location's cameras watch the same place, so one person
-    may be at two cameras at once (otherwise that is an error).
-    """
-    root, file = Path(root), Path(file)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise UserError(f"{file}: cannot read the label file: {exc.strerror}") from None
-    entries, errors = (_parse_json if file.suffix.lower() == ".json" else _parse_csv)(
-        data, file.name
-    )
-    crops = read_crops(root)
-    tracklets = tracklet_table(crops)
-    errors += _check(entries, tracklets, overlapping_views)
-    labelled = [e for e in entries if e.identity]
-    if not errors and not labelled:
-        errors = [(0, f"{file.name}: no row has an identity; fill the `identity` column first")]
-    if errors:
-        errors.sort(key=lambda item: item[0])
-        shown = [message for _, message in errors[:MAX_ERRORS_SHOWN]]
-        more = len(errors) - len(shown)
-        raise UserError(
-            f"{file}: rejected, nothing was imported ({len(errors)} problem(s)):\n  "
-            + "\n  ".join(shown)
-            + (f"\n  ... and {more} more" if more > 0 else "")
-        )
-
+    """Merge ``changes`` into the latest version and keep the result as the next version, after
+    checking every rule (``rules.problems``) on it; any problem raises a UserError listing them
+    (``title`` opens the message) and nothing is written. Returns the latest version itself (with
+    ``created`` False) when the result equals it. ``overlapping_views``: an override of the
+    locations' setting (None: each location's own). ``extra``: more files for the version folder
+    (name -> text)."""
+    root = Path(root)
     workspace = Workspace(root)
     folder = root / LABELS_DIR
     with workspace.locked():
         remove_stale_partials(folder)
         previous = get_version(root, None)
-        name = f"v{(int(previous.name[1:]) if previous else 0) + 1:04d}"
-        replaced = sorted({str(tracklets.at[e.tracklet_id, "location"]) for e in entries})
-        rows = [
-            {
-                "location": tracklets.at[e.tracklet_id, "location"],
-                "camera": tracklets.at[e.tracklet_id, "camera"],
-                "tracklet_id": e.tracklet_id,
-                "identity": e.identity,
-                "tracklet_fingerprint": tracklets.at[e.tracklet_id, "fingerprint"],
-                "label_version": name,
-                "source_line": e.line,
-            }
-            for e in labelled
-        ]
-        frame = pd.DataFrame(rows, columns=schemas.LABELS.names)
-        if previous is not None:  # a snapshot: keep the other locations' labels
-            kept = previous.labels
-            frame = pd.concat([kept[~kept["location"].isin(replaced)], frame], ignore_index=True)
-        frame = frame.sort_values(["location", "identity", "camera", "tracklet_id"]).reset_index(
-            drop=True
+        old = previous.labels if previous is not None else _empty()
+        dropped = old["location"].isin(changes.replace_locations) | old["tracklet_id"].isin(
+            changes.touched
         )
-        validation = tracklets[tracklets["split"] == "validation"]
-        meta = {
-            "version": name,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "created_by": by or getpass.getuser(),
-            "source_file": str(file.resolve()),
-            "source_sha256": sha256_bytes(data),
-            "format": "json" if file.suffix.lower() == ".json" else "csv",
-            "locations_replaced": replaced,
-            "previous_version": previous.name if previous else None,
-            "overlapping_views": overlapping_views,
-            "labelled_tracklets": len(frame),
-            "identities": int(frame.groupby(["location", "identity"]).ngroups) if len(frame) else 0,
-            "unlabelled_validation_tracklets": int(
-                (~validation.index.isin(frame["tracklet_id"])).sum()
-            ),
-            "tool_version": __version__,
+        kept = _anchored(old[~dropped], crops)
+        locations = sorted(set(changes.units["location"]) | set(changes.replace_locations))
+        stale = stale_units(kept[kept["location"].isin(locations)], crops)
+        if len(stale):
+            raise UserError(
+                f"{title}: the latest label version {previous.name if previous else ''} has "
+                f"{len(stale)} label(s) at {', '.join(locations)} made on tracklets a rerun has "
+                f"since changed (e.g. {', '.join(stale['tracklet_id'][:3])}); carry them to "
+                f"today's tracklets first: cyclist-dataset labels carry {root}"
+            )
+        parts = kept.groupby("tracklet_id")["first_frame"].transform("size")
+        kept = kept.assign(
+            where=kept["label_version"],
+            unit=[
+                display(r.tracklet_id, r.first_frame, r.last_frame, n == 1)
+                for r, n in zip(kept.itertuples(), parts, strict=True)
+            ],
+            line=0,
+        )
+        merged = pd.concat([kept, changes.units], ignore_index=True)
+        views = {
+            loc: overlapping_views
+            if overlapping_views is not None
+            else location_settings(root, loc).overlapping_views
+            for loc in merged["location"].unique()
         }
+        found = rules.problems(merged, views)
+        if found:
+            raise_problems(title, [p.message for p in found])
+        merged = merged.drop(columns=["where", "line", "unit"], errors="ignore").sort_values(
+            ["location", "camera", "tracklet_id", "first_frame"]
+        )
+        if previous is not None and _same(merged, old):
+            return LabelVersion(previous.name, previous.path, created=False)
+
+        name = f"v{(int(previous.name[1:]) if previous else 0) + 1:04d}"
+        merged["label_version"] = merged["label_version"].fillna(name)
+        old_anchors = previous.anchors if previous is not None else changes.anchors.iloc[:0]
+        if previous is not None and old_anchors.empty and len(kept):  # a version of 0.1
+            old_anchors = anchors_of(crops, kept)
+        anchors = pd.concat(
+            [old_anchors.merge(kept[UNIT], on=UNIT), changes.anchors], ignore_index=True
+        )
+        meta = _meta(root, name, merged, crops, previous, by, source)
         with atomic_dir(folder / name) as tmp:
-            pq.write_table(schemas.from_pandas(schemas.LABELS, frame), tmp / "labels.parquet")
-            (tmp / f"source{file.suffix.lower() or '.csv'}").write_bytes(data)
+            pq.write_table(
+                schemas.from_pandas(schemas.LABELS, merged.reset_index(drop=True)),
+                tmp / "labels.parquet",
+            )
+            pq.write_table(
+                schemas.from_pandas(schemas.LABEL_ANCHORS, anchors.reset_index(drop=True)),
+                tmp / "anchors.parquet",
+            )
+            if source_file is not None:
+                (tmp / f"source{Path(source_file[0]).suffix.lower() or '.csv'}").write_bytes(
+                    source_file[1]
+                )
+            for name_, text in (extra or {}).items():
+                (tmp / name_).write_text(text, encoding="utf-8")
             (tmp / "meta.json").write_text(
                 json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
@@ -180,277 +260,77 @@ def import_labels(
     return LabelVersion(name, folder / name)
 
 
-def _parse_csv(data: bytes, name: str) -> tuple[list[_Entry], list[tuple[int, str]]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [(0, f"{name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV")]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    entries: list[_Entry] = []
-    errors: list[tuple[int, str]] = []
-    last = 0
-    try:
-        for record in reader:
-            line, last = last + 1, reader.line_num
-            if not any(cell.strip() for cell in record) or record[0].lstrip().startswith("#"):
-                continue
-            if header is None:
-                header = [cell.strip().lower() for cell in record]
-                missing = [c for c in ("tracklet_id", "identity") if c not in header]
-                if missing:
-                    return [], [
-                        (
-                            line,
-                            f"{name}:{line}: the header has no column {', '.join(missing)}; "
-                            "start from the exported labels.csv "
-                            f"(columns {', '.join(TEMPLATE_COLUMNS)})",
-                        )
-                    ]
-                continue
-            if len(record) > len(header):
-                errors.append(
-                    (
-                        line,
-                        f"{name}:{line}: {len(record)} fields, the header has {len(header)}; "
-                        "quote values that contain commas",
-                    )
-                )
-                continue
-            values = dict(zip(header, (cell.strip() for cell in record), strict=False))
-            entries.append(_entry(values, line, f"{name}:{line}", errors))
-    except csv.Error as exc:
-        errors.append((reader.line_num, f"{name}:{reader.line_num}: not valid CSV: {exc}"))
-    if header is None:
-        errors.append((0, f"{name}: empty file; start from the exported labels.csv"))
-    return entries, errors
+def _anchored(kept: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
+    """Labels of a version of 0.1 (whole tracklets, no video, frames or times) completed from
+    today's crops, which still are what was labelled (else they are stale and refused)."""
+    old = kept["video_id"] == ""
+    if not old.any():
+        return kept
+    whole = tracklet_table(crops[crops["split"] == "validation"])
+    filled = kept.copy()
+    rows = filled.loc[old, "tracklet_id"]
+    present = rows.isin(whole.index)
+    index = rows[present].index
+    for column in ("video_id", "start", "end", "n_crops", "first_frame", "last_frame"):
+        filled.loc[index, column] = whole.loc[rows[present], column].to_numpy()
+    return filled
 
 
-def _parse_json(data: bytes, name: str) -> tuple[list[_Entry], list[tuple[int, str]]]:
-    """``[{"tracklet_id": ..., "identity": ...}, ...]`` or ``{"labels": [...]}``; optional location,
-    camera."""
-    try:
-        text = data.decode("utf-8-sig")
-        document = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return [], [(getattr(exc, "lineno", 0), f"{name}{where}: not valid JSON: {exc}")]
-    items = document.get("labels") if isinstance(document, dict) else document
-    if not isinstance(items, list):
-        return [], [(1, f'{name}:1: expected a list of labels or {{"labels": [...]}}')]
-    lines = _json_item_lines(text, document)
-    entries, errors = [], []
-    for index, item in enumerate(items):
-        line = lines[index] if index < len(lines) else 0
-        where = f"{name}:{line} (labels[{index}])"
-        if not isinstance(item, dict):
-            errors.append((line, f"{where}: expected an object with tracklet_id and identity"))
-            continue
-        values = {k: ("" if v is None else str(v).strip()) for k, v in item.items()}
-        entries.append(_entry(values, line, where, errors))
-    return entries, errors
-
-
-def _json_item_lines(text: str, document: object) -> list[int]:
-    """The line where each entry of the label list starts (json itself does not say)."""
-    if isinstance(document, dict):
-        match = re.search(r'"labels"\s*:\s*\[', text)
-        position = match.end() if match else len(text)
-    else:
-        position = text.index("[") + 1
-    decoder, lines = json.JSONDecoder(), []
-    while position < len(text):
-        while position < len(text) and text[position] in " \t\r\n,":
-            position += 1
-        if position >= len(text) or text[position] == "]":
-            break
-        lines.append(text.count("\n", 0, position) + 1)
-        _, position = decoder.raw_decode(text, position)
-    return lines
-
-
-def _exported_column_problems(values: dict[str, str]) -> list[str]:
-    """The columns the export writes for the annotators' eyes (start, end, n_crops,
-    representative_crop) are optional, but when present they must be what the export wrote."""
-    problems = []
-    for column in ("start", "end"):
-        value = str(values.get(column) or "")
-        if value:
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                parsed = None
-            if parsed is None or parsed.tzinfo is None:
-                problems.append(
-                    f"{column} {value!r} is not a time with its UTC offset "
-                    "(as exported, e.g. 2020-02-20T13:11:05.250+01:00)"
-                )
-    n_crops = str(values.get("n_crops") or "")
-    if n_crops and not (n_crops.isdigit() and int(n_crops) > 0):
-        problems.append(f"n_crops {n_crops!r} is not a positive whole number")
-    crop = str(values.get("representative_crop") or "")
-    if crop and not re.fullmatch(r"crops/[A-Za-z0-9][A-Za-z0-9_.-]*\.(jpg|png)", crop):
-        problems.append(
-            f"representative_crop {crop!r} is not a crop of the package (crops/NAME.jpg)"
-        )
-    return problems
-
-
-def _entry(values: dict[str, str], line: int, where: str, errors: list[tuple[int, str]]) -> _Entry:
-    identity = values.get("identity", "") or None
-    tracklet_id = values.get("tracklet_id", "")
-    if not tracklet_id:
-        errors.append(
-            (line, f"{where}: tracklet_id is empty; every row needs the tracklet it labels")
-        )
-    if identity is not None and not IDENTITY_RE.match(identity):
-        errors.append(
-            (
-                line,
-                f"{where}: identity {identity!r} is malformed; use letters, digits, _ . - "
-                "(starting with a letter or digit)",
-            )
-        )
-    errors.extend((line, f"{where}: {problem}") for problem in _exported_column_problems(values))
-    return _Entry(
-        line,
-        where,
-        values.get("location") or None,
-        values.get("camera") or None,
-        tracklet_id,
-        identity,
+def raise_problems(title: str, messages: list[str]) -> None:
+    shown = messages[:MAX_ERRORS_SHOWN]
+    more = len(messages) - len(shown)
+    raise UserError(
+        f"{title} ({len(messages)} problem(s)):\n  "
+        + "\n  ".join(shown)
+        + (f"\n  ... and {more} more" if more > 0 else "")
     )
 
 
-def _check(
-    entries: list[_Entry], tracklets: pd.DataFrame, overlapping_views: bool
-) -> list[tuple[int, str]]:
-    """Every problem of a parsed label file against the workspace's tracklets, with its line."""
-    errors, valid = _check_rows(entries, tracklets)
-    by_identity: dict[str, list[_Entry]] = defaultdict(list)
-    for e in valid:
-        if e.identity:
-            by_identity[e.identity].append(e)
-    for identity, members in by_identity.items():
-        errors.extend(_location_errors(identity, members, tracklets))
-        # Two cameras at overlapping times: impossible unless their views overlap. (One camera at
-        # overlapping times is allowed: the tracker can briefly follow one person twice, as it does
-        # on the multicam_lab footage, where cam2's tracklets t0004 and t0006 overlap by 0.5 s.)
-        if not overlapping_views:
-            errors.extend(_overlap_errors(identity, members, tracklets))
-    return errors
+def _empty() -> pd.DataFrame:
+    return schemas.LABELS.empty_table().to_pandas()
 
 
-def _check_rows(
-    entries: list[_Entry], tracklets: pd.DataFrame
-) -> tuple[list[tuple[int, str]], list[_Entry]]:
-    """The problems of each row on its own (unknown or non-validation tracklet, edited exported
-    columns, a tracklet listed twice), in row order, and the rows that have none."""
-    errors: list[tuple[int, str]] = []
-    seen: dict[str, _Entry] = {}
-    valid: list[_Entry] = []
-    for e in entries:
-        if not e.tracklet_id:
-            continue  # reported by the parser
-        if e.tracklet_id not in tracklets.index:
-            errors.append(
-                (
-                    e.line,
-                    f"{e.where}: unknown tracklet {e.tracklet_id!r} (not in this workspace's split "
-                    "manifest); copy ids from the exported labels.csv",
-                )
-            )
-            continue
-        info = tracklets.loc[e.tracklet_id]
-        if info["split"] != "validation":
-            errors.append(
-                (
-                    e.line,
-                    f"{e.where}: tracklet {e.tracklet_id!r} is in the {info['split']} part, not "
-                    "validation; only validation tracklets are labelled",
-                )
-            )
-            continue
-        wrong = [
-            (field, given, info[field])
-            for field, given in (("location", e.location), ("camera", e.camera))
-            if given is not None and given != info[field]
-        ]
-        for field, given, actual in wrong:
-            errors.append(
-                (
-                    e.line,
-                    f"{e.where}: {field} {given!r} does not match tracklet {e.tracklet_id!r} "
-                    f"({field} {actual!r}); do not edit the exported columns",
-                )
-            )
-        if e.tracklet_id in seen:
-            errors.append(_duplicate_error(e, seen[e.tracklet_id]))
-            continue
-        seen[e.tracklet_id] = e
-        if not wrong:
-            valid.append(e)
-    return errors, valid
-
-
-def _duplicate_error(e: _Entry, first: _Entry) -> tuple[int, str]:
-    """The problem of a row whose tracklet an earlier row (``first``) already listed."""
-    if first.identity and e.identity and first.identity != e.identity:
-        return (
-            e.line,
-            f"{e.where}: tracklet {e.tracklet_id!r} is given two identities: "
-            f"{first.identity!r} (line {first.line}) and {e.identity!r}; keep one row",
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    def canonical(frame: pd.DataFrame) -> list[tuple]:
+        return sorted(
+            tuple(None if pd.isna(v) else v for v in row)
+            for row in frame[SAME].itertuples(index=False)
         )
-    return (
-        e.line,
-        f"{e.where}: tracklet {e.tracklet_id!r} is listed twice (first at line "
-        f"{first.line}); keep one row",
+
+    return canonical(a) == canonical(b)
+
+
+def _meta(
+    root: Path,
+    name: str,
+    merged: pd.DataFrame,
+    crops: pd.DataFrame,
+    previous: LabelVersion | None,
+    by: str | None,
+    source: dict,
+) -> dict:
+    people = merged[merged["status"] == PERSON]
+    validation = crops[crops["split"] == "validation"]
+    covered = assign(
+        validation,
+        merged[merged["status"] != UNLABELLED][["tracklet_id", "first_frame", "last_frame"]],
     )
-
-
-def _location_errors(
-    identity: str, members: list[_Entry], tracklets: pd.DataFrame
-) -> list[tuple[int, str]]:
-    """One identity's rows at a location other than its first row's."""
-    errors: list[tuple[int, str]] = []
-    locations: dict[str, _Entry] = {}
-    for e in members:
-        location = tracklets.at[e.tracklet_id, "location"]
-        if locations and location not in locations:
-            first_location, first = next(iter(locations.items()))
-            errors.append(
-                (
-                    e.line,
-                    f"{e.where}: identity {identity!r} is at location {location!r} and at "
-                    f"{first_location!r} (line {first.line}); one identity is one person at "
-                    "one location: use another name",
-                )
-            )
-        locations.setdefault(location, e)
-    return errors
-
-
-def _overlap_errors(
-    identity: str, members: list[_Entry], tracklets: pd.DataFrame
-) -> list[tuple[int, str]]:
-    """One identity's pairs of rows at two cameras of a location at overlapping times."""
-    errors: list[tuple[int, str]] = []
-    for i, a in enumerate(members):
-        for b in members[:i]:
-            ta, tb = tracklets.loc[a.tracklet_id], tracklets.loc[b.tracklet_id]
-            if (
-                ta["location"] != tb["location"]
-                or ta["camera"] == tb["camera"]
-                or not (ta["start"] <= tb["end"] and tb["start"] <= ta["end"])
-            ):
-                continue
-            errors.append(
-                (
-                    a.line,
-                    f"{a.where}: identity {identity!r} is at {ta['camera']} ({a.tracklet_id}) "
-                    f"and at {tb['camera']} ({b.tracklet_id}, line {b.line}) at overlapping "
-                    "times; one person cannot be at two cameras at once (if these cameras "
-                    "watch the same place, import with --overlapping-views)",
-                )
-            )
-    return errors
+    return {
+        "version": name,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_by": by or getpass.getuser(),
+        **source,
+        "previous_version": previous.name if previous else None,
+        "labelled_tracklets": int(len(people)),
+        "identities": int(people.groupby(["location", "identity"]).ngroups) if len(people) else 0,
+        "junk": int((merged["status"] == "junk").sum()),
+        "unsure": int((merged["status"] == "unsure").sum()),
+        "split_tracklets": int((merged.groupby("tracklet_id").size() > 1).sum())
+        if len(merged)
+        else 0,
+        "unlabelled_validation_tracklets": int(
+            validation["tracklet_id"].nunique() - covered["tracklet_id"].nunique()
+        ),
+        "tool_version": __version__,
+        "workspace": str(root),
+    }

@@ -1,0 +1,239 @@
+"""Carry labels over to the tracklets of a rerun.
+
+A rerun with other parameters renumbers and reshapes tracklets; a label is anchored to the boxes
+its unit had (``units.anchors``), so it can follow them. A crop of today's tracklets inherits the
+label of the anchored box in the same video and frame that it overlaps most (IoU >= ``MIN_IOU``).
+Then, per tracklet of today:
+
+- its matched crops carry one label, and they are at least ``MIN_SHARE`` of its crops: the
+  tracklet takes that label (from one old unit: carried; from several: merged);
+- they carry several labels, each in one run of frames (a tracklet that now spans what were
+  two, or a tracklet that was split): it is split between the runs, each part taking its label;
+- the labels interleave, or too few of its crops match: nothing is carried, and the tracklet is
+  listed for review.
+
+An old unit whose label reached no tracklet of today is listed as lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cyclist_dataset.core.geometry import BOX_COLUMNS, iou_pairs
+from cyclist_dataset.dataset.labels.units import SPAN, UNLABELLED, describe_spans, unit_key
+
+# The same box in two runs overlaps almost exactly; 0.5 still follows a box a changed detector
+# or filter setting moved a little, and never jumps to a neighbour.
+MIN_IOU = 0.5
+# A tracklet takes a label when at least half of its crops (or of its part's) were labelled crops.
+MIN_SHARE = 0.5
+
+
+@dataclass
+class CarryReport:
+    carried: list[dict] = field(default_factory=list)  # one old unit -> one unit of today
+    merged: list[dict] = field(default_factory=list)  # several old units -> one unit of today
+    split: list[dict] = field(default_factory=list)  # one old unit -> several units of today
+    review: list[dict] = field(default_factory=list)  # tracklets of today given no label
+    lost: list[dict] = field(default_factory=list)  # old units whose label went nowhere
+
+    def as_dict(self) -> dict:
+        return {
+            "carried": self.carried,
+            "merged": self.merged,
+            "split": self.split,
+            "review": self.review,
+            "lost": self.lost,
+        }
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.carried)} carried, {len(self.merged)} merged, {len(self.split)} split "
+            f"over several tracklets, {len(self.lost)} lost, {len(self.review)} tracklet(s) to "
+            "review"
+        )
+
+
+@dataclass(frozen=True)
+class Carried:
+    units: pd.DataFrame  # schemas.LABELS columns (label_version null), plus where and line
+    report: CarryReport
+
+
+def _label(row) -> str:
+    return row.identity if row.status == "person" else row.status
+
+
+def carry(labels: pd.DataFrame, anchors: pd.DataFrame, crops: pd.DataFrame) -> Carried:
+    """Today's label units for ``labels`` (with their ``anchors``) on today's ``crops`` (the split
+    manifest; only validation crops are labelled)."""
+    crops = crops[crops["split"] == "validation"]
+    old = anchors.merge(
+        labels[["tracklet_id", "first_frame", "status", "identity"]],
+        on=["tracklet_id", "first_frame"],
+    )
+    old["label"] = [_label(r) for r in old.itertuples()]
+    old["old_unit"] = [
+        unit_key(t, f) for t, f in zip(old["tracklet_id"], old["first_frame"], strict=True)
+    ]
+    pairs = crops[["tracklet_id", "video_id", "frame_index", "crop_path", *BOX_COLUMNS]].merge(
+        old[["video_id", "frame_index", "old_unit", "label", *BOX_COLUMNS]],
+        on=["video_id", "frame_index"],
+        suffixes=("", "_old"),
+    )
+    pairs["iou"] = iou_pairs(
+        pairs[list(BOX_COLUMNS)].to_numpy(), pairs[[f"{c}_old" for c in BOX_COLUMNS]].to_numpy()
+    )
+    pairs = (
+        pairs[pairs["iou"] >= MIN_IOU]
+        .sort_values(["crop_path", "iou"], ascending=[True, False])
+        .drop_duplicates("crop_path")
+    )
+    report = CarryReport()
+    spans: list[dict] = []
+    sources: dict[str, set[str]] = {}  # unit of today -> old units
+    for tracklet_id, matched in pairs.groupby("tracklet_id", sort=True):
+        frames = np.sort(crops.loc[crops["tracklet_id"] == tracklet_id, "frame_index"].to_numpy())
+        matched = matched.sort_values("frame_index")
+        runs = _runs(matched["label"].tolist())
+        if len(runs) != len(set(runs)):
+            report.review.append(
+                {
+                    "tracklet_id": tracklet_id,
+                    "why": "labels of several old units interleave in it: "
+                    + ", ".join(sorted(set(runs))),
+                }
+            )
+            continue
+        found = _carry_tracklet(str(tracklet_id), frames, matched, runs, report)
+        for span, part in found:
+            spans.append(span)
+            sources[unit_key(tracklet_id, span["first_frame"])] = set(part["old_unit"])
+    units = _describe(spans, crops)
+    _classify(report, units, sources, old)
+    return Carried(units, report)
+
+
+def _runs(labels: list[str]) -> list[str]:
+    runs: list[str] = []
+    for label in labels:
+        if not runs or runs[-1] != label:
+            runs.append(label)
+    return runs
+
+
+def _carry_tracklet(
+    tracklet_id: str,
+    frames: np.ndarray,
+    matched: pd.DataFrame,
+    runs: list[str],
+    report: CarryReport,
+) -> list[tuple[dict, pd.DataFrame]]:
+    """The parts of one tracklet of today, with the labelled crops behind each: one per run of a
+    label (from its first to its last labelled crop), and unlabelled parts for its crops before,
+    between and after them, which nobody labelled (listed for review: they may show another
+    person, as when a rerun's tracker joins a second person to a labelled track)."""
+    run_id = matched["label"].ne(matched["label"].shift()).cumsum().to_numpy() - 1
+    bounds = [
+        (
+            int(matched["frame_index"].to_numpy()[run_id == k].min()),
+            int(matched["frame_index"].to_numpy()[run_id == k].max()),
+        )
+        for k in range(len(runs))
+    ]
+    found: list[tuple[dict, pd.DataFrame]] = []
+    labelled: list[tuple[int, int, str]] = []
+    for (first, last), label in zip(bounds, runs, strict=True):
+        part = matched[(matched["frame_index"] >= first) & (matched["frame_index"] <= last)]
+        n = int(((frames >= first) & (frames <= last)).sum())
+        if len(part) < MIN_SHARE * n:
+            report.review.append(
+                {
+                    "tracklet_id": tracklet_id,
+                    "frames": [first, last],
+                    "why": f"only {len(part)} of its {n} crops were labelled {label!r} crops",
+                }
+            )
+            continue
+        labelled.append((first, last, label))
+        found.append((_span(tracklet_id, first, last, label, part), part))
+    if not found:
+        return []
+    # the crops no label covers: their own unlabelled parts, so that no label reaches them
+    inner = (x for start, end, _ in labelled for x in (start, end))
+    edges = [int(frames[0]) - 1, *inner, int(frames[-1]) + 1]
+    for after, before in zip(edges[0::2], edges[1::2], strict=True):
+        gap = frames[(frames > after) & (frames < before)]
+        if len(gap):
+            first, last = int(gap.min()), int(gap.max())
+            found.append(
+                (_span(tracklet_id, first, last, UNLABELLED, matched.iloc[:0]), matched.iloc[:0])
+            )
+            report.review.append(
+                {
+                    "tracklet_id": tracklet_id,
+                    "frames": [first, last],
+                    "why": f"its frames {first}-{last} ({len(gap)} crops) were in no labelled "
+                    "tracklet; they were split off unlabelled: check whether they show the "
+                    "same person",
+                }
+            )
+    return sorted(found, key=lambda item: item[0]["first_frame"])
+
+
+def _span(tracklet_id: str, first: int, last: int, label: str, matched_from: pd.DataFrame) -> dict:
+    status = label if label in ("junk", "unsure", UNLABELLED) else "person"
+    return {
+        "tracklet_id": tracklet_id,
+        "first_frame": int(first),
+        "last_frame": int(last),
+        "status": status,
+        "identity": label if status == "person" else None,
+        "where": "carried",
+        "line": 0,
+        "source": "carried from " + ", ".join(sorted(set(matched_from["old_unit"]))),
+    }
+
+
+def _describe(spans: list[dict], crops: pd.DataFrame) -> pd.DataFrame:
+    if not spans:
+        frame = pd.DataFrame(columns=[*SPAN, "status", "identity", "where", "line", "source"])
+    else:
+        frame = pd.DataFrame(spans)
+    units = describe_spans(crops, frame)
+    # A tracklet carried whole keeps no "unlabelled" row; its parts do (they keep the split).
+    parts = units.groupby("tracklet_id")["first_frame"].transform("size")
+    units = units[(units["status"] != UNLABELLED) | (parts > 1)]
+    units["label_version"] = None
+    return units.reset_index(drop=True)
+
+
+def _classify(
+    report: CarryReport, units: pd.DataFrame, sources: dict[str, set[str]], old: pd.DataFrame
+) -> None:
+    reached: dict[str, list[str]] = {}
+    for unit in units.itertuples():
+        if unit.status == UNLABELLED:
+            continue  # crops nobody labelled: listed for review
+        key = unit_key(unit.tracklet_id, unit.first_frame)
+        froms = sorted(sources.get(key, ()))
+        for source in froms:
+            reached.setdefault(source, []).append(key)
+        label = unit.identity if unit.status == "person" else unit.status
+        entry = {"to": key, "from": froms, "label": label}
+        (report.merged if len(froms) > 1 else report.carried).append(entry)
+    for unit, group in old.groupby("old_unit", sort=True):
+        targets = reached.get(str(unit), [])
+        if len(targets) > 1:
+            report.split.append({"from": unit, "to": targets, "label": group["label"].iloc[0]})
+        elif not targets and group["label"].iloc[0] != UNLABELLED:
+            report.lost.append(
+                {
+                    "unit": unit,
+                    "label": group["label"].iloc[0],
+                    "why": "none of its crops is in a tracklet of today that could take its label",
+                }
+            )

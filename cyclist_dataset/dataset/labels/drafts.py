@@ -1,0 +1,116 @@
+"""An annotator's draft: every action of the labelling app, saved as it happens.
+
+``WORKSPACE/labels/drafts/<annotator>.jsonl`` is an append-only log, one JSON event a line,
+flushed and fsync'ed before the app answers: a server killed at any moment loses at most the
+action it had not yet confirmed (a torn last line is dropped when the draft is next opened).
+
+Events hold *records*, one per tracklet: its parts (frames, status, identity) and the boxes of
+its crops (the anchor for carrying the labels over after a rerun).
+
+- ``set``: these tracklets now have these records;
+- ``undo``: take back the latest ``set`` not yet taken back;
+- ``reset``: the draft is these records (after its labels were carried to a rerun's tracklets);
+- ``committed``: the draft became label version ``version``; it starts empty again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cyclist_dataset.errors import UserError
+from cyclist_dataset.io.atomic import write_text
+
+ANNOTATOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DRAFTS_DIR = "labels/drafts"
+
+
+class Draft:
+    def __init__(self, root: Path, annotator: str) -> None:
+        if not ANNOTATOR_RE.match(annotator):
+            raise UserError(
+                f"annotator name {annotator!r}: use letters, digits, _ . - (up to 64 characters)"
+            )
+        self.annotator = annotator
+        self.path = Path(root) / DRAFTS_DIR / f"{annotator}.jsonl"
+        self.events: list[dict] = []
+        self.dropped_torn_line = False
+        if self.path.is_file():
+            self._load()
+
+    def _load(self) -> None:
+        lines = self.path.read_text(encoding="utf-8").split("\n")
+        complete, torn = lines[:-1], lines[-1]  # a complete file ends with a newline
+        for number, line in enumerate(complete, 1):
+            if not line.strip():
+                continue
+            try:
+                self.events.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise UserError(
+                    f"{self.path}:{number}: not a draft event; the draft is damaged (move it away "
+                    "to start a new draft)"
+                ) from None
+        if torn.strip():  # the server was killed while writing: that action was never confirmed
+            self.dropped_torn_line = True
+            write_text(self.path, "".join(json.dumps(e) + "\n" for e in self.events))
+
+    def append(self, event: dict) -> None:
+        event = {**event, "at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(event, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.events.append(event)
+
+    def records(self) -> dict[str, dict]:
+        """The draft's record of each tracklet it touched, after replaying every event."""
+        base: dict[str, dict] = {}
+        stack: list[dict] = []
+        for event in self.events:
+            op = event.get("op")
+            if op == "set":
+                stack.append(event)
+            elif op == "undo" and stack:
+                stack.pop()
+            elif op == "reset":
+                base, stack = {r["tracklet_id"]: r for r in event["records"]}, []
+            elif op == "committed":
+                base, stack = {}, []
+        state = dict(base)
+        for event in stack:
+            for record in event["records"]:
+                state[record["tracklet_id"]] = record
+        return state
+
+    def can_undo(self) -> bool:
+        depth = 0
+        for event in self.events:
+            op = event.get("op")
+            depth = (
+                depth + 1
+                if op == "set"
+                else max(depth - 1, 0)
+                if op == "undo"
+                else 0
+                if op in ("reset", "committed")
+                else depth
+            )
+        return depth > 0
+
+    def last_action(self) -> str | None:
+        """What the latest event that undo would take back did, for the app to say."""
+        stack: list[str] = []
+        for event in self.events:
+            op = event.get("op")
+            if op == "set":
+                stack.append(event.get("action", "an action"))
+            elif op == "undo" and stack:
+                stack.pop()
+            elif op in ("reset", "committed"):
+                stack = []
+        return stack[-1] if stack else None

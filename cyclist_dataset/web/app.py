@@ -1,0 +1,177 @@
+"""The labelling app's routes: pages, crops and a small JSON API over one ``Session``.
+
+Every action is a POST with a JSON body (a cross-site form cannot send one, so a page elsewhere
+cannot act in the annotator's name); bound to an address other than localhost, every request
+needs the token printed at start (it is then kept in a cookie).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from cyclist_dataset._version import __version__
+from cyclist_dataset.dataset.labels import Session
+from cyclist_dataset.dataset.labels.session import STATUS_FILTERS
+from cyclist_dataset.errors import UserError
+
+HERE = Path(__file__).parent
+TOKEN_COOKIE = "cyclist_dataset_token"
+
+
+def create_app(session: Session, token: str | None = None) -> FastAPI:
+    """The app over ``session``; ``token``: required on every request (None: none needed)."""
+    app = FastAPI(title="cyclist-dataset labelling", version=__version__, docs_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    lock = threading.Lock()  # one session, one draft: actions one at a time
+    crop_paths = set(session.crops["crop_path"])
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        if token is None:
+            return await call_next(request)
+        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
+        if not (given and secrets.compare_digest(given, token)):
+            return Response("a token is needed: open the URL the annotate command printed", 403)
+        response = await call_next(request)
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    _pages(app, session, lock, crop_paths)
+    _api(app, session, lock)
+    return app
+
+
+def _pages(app: FastAPI, session: Session, lock: threading.Lock, crop_paths: set[str]) -> None:
+    templates = Jinja2Templates(directory=HERE / "templates")
+
+    def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request,
+            name,
+            {
+                "location": session.location,
+                "annotator": session.annotator,
+                "progress": session.counts(),
+                "problems": [p.message for p in session.problems],
+                "can_undo": session.draft.can_undo(),
+                "version": session.version.name if session.version else None,
+                "draft_changes": len(session.draft.records()),
+                **context,
+            },
+        )
+
+    @app.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/queue")
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue(
+        request: Request,
+        camera: str = "",
+        status: str = "all",
+        start: str = "",
+        end: str = "",
+        page: int = 1,
+    ) -> HTMLResponse:
+        with lock:
+            found = session.queue(camera or None, status, start or None, end or None, page)
+            return render(
+                request,
+                "queue.html",
+                queue=found,
+                cameras=sorted(session.tracklets["camera"].unique()),
+                statuses=STATUS_FILTERS,
+                filters={"camera": camera, "status": status, "start": start, "end": end},
+                lost=session.lost(),
+            )
+
+    @app.get("/tracklets/{tracklet_id}", response_class=HTMLResponse)
+    def tracklet(request: Request, tracklet_id: str, status: str = "all") -> HTMLResponse:
+        with lock:
+            shown = session.tracklet(tracklet_id)
+            previous, following = session.neighbours(tracklet_id, status)
+            return render(
+                request,
+                "tracklet.html",
+                tracklet=shown,
+                previous=previous,
+                following=following,
+                status_filter=status,
+                identities=session.identities(),
+            )
+
+    @app.get("/crops/{path:path}")
+    def crop(path: str) -> FileResponse:
+        # only the anonymized crops of the split manifest, never another file of the workspace
+        if path not in crop_paths:
+            raise HTTPException(404, "not a crop of this location's validation tracklets")
+        return FileResponse(session.root / path, headers={"Cache-Control": "max-age=3600"})
+
+
+def _api(app: FastAPI, session: Session, lock: threading.Lock) -> None:
+    @app.get("/api/tracklets/{tracklet_id}")
+    def tracklet_json(tracklet_id: str) -> dict:
+        with lock:
+            return session.tracklet(tracklet_id)
+
+    @app.get("/api/queue")
+    def queue_json(
+        camera: str = "", status: str = "all", start: str = "", end: str = "", page: int = 1
+    ) -> dict:
+        with lock:
+            found = session.queue(camera or None, status, start or None, end or None, page)
+            return found.__dict__
+
+    @app.get("/api/problems")
+    def problems() -> list[dict]:
+        with lock:
+            return [{"units": list(p.units), "message": p.message} for p in session.problems]
+
+    async def json_body(request: Request) -> dict:
+        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+            raise HTTPException(415, "send JSON (Content-Type: application/json)")
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise HTTPException(400, "send a JSON object")
+        return body
+
+    @app.post("/api/actions")
+    async def act(request: Request) -> dict:
+        action = await json_body(request)
+        with lock:
+            session.act(action)
+            return {
+                "tracklet": session.tracklet(str(action.get("tracklet_id"))),
+                "problems": len(session.problems),
+                "last_action": session.draft.last_action(),
+            }
+
+    @app.post("/api/undo")
+    async def undo(request: Request) -> dict:
+        await json_body(request)
+        with lock:
+            return {"undone": session.undo(), "last_action": session.draft.last_action()}
+
+    @app.post("/api/commit")
+    async def commit(request: Request) -> dict:
+        await json_body(request)
+        with lock:
+            version = session.commit()
+            return {
+                "version": version.name,
+                "created": version.created,
+                "labelled_tracklets": version.meta["labelled_tracklets"],
+                "identities": version.meta["identities"],
+            }
