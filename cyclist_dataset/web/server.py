@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import socket
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from cyclist_dataset.dataset.labels import Session
+from cyclist_dataset.dataset.labels.drafts import DRAFTS_DIR, check_annotator
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.web.app import create_app
 
@@ -33,6 +35,7 @@ def serve(
         if done == total or done % 200 == 0:
             echo(f"appearance of new tracklets: {done}/{total}")
 
+    draft_lock = _hold_draft(Path(root), annotator)  # held while the server runs
     session = Session(root, location, annotator, progress=progress)
     if session.carry_report is not None:
         echo(
@@ -61,4 +64,23 @@ def serve(
         "already saved)"
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+    with draft_lock:
+        server.run(sockets=[sock])
+
+
+def _hold_draft(root: Path, annotator: str):
+    """One server per draft: a second one for the same annotator would interleave its actions.
+    The kernel drops the lock when the server dies, so it is never stale."""
+    check_annotator(annotator)
+    path = root / DRAFTS_DIR / f"{annotator}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(path, "a+")  # closed by the caller's with
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UserError(
+            f"a labelling server for {annotator!r} is already running on {root} (its draft is "
+            "in use); open its URL, or stop it first, or start with another --annotator"
+        ) from None
+    return lock

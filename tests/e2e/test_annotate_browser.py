@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import REPO
+from support import REPO, cli
 
 from cyclist_dataset.dataset.labels import list_versions, read_crops
 from cyclist_dataset.dataset.release import create_release
@@ -130,9 +130,17 @@ def test_label_a_location_by_keyboard_split_junk_undo_crash_commit(workspace, br
     ways: list[str] = []
     for n, (tracklet_id, parts) in enumerate(by_tracklet.items()):
         if n == len(by_tracklet) // 2:
-            # the server dies mid-session; a new one starts on the same draft
+            # one server per draft: a second one for the same annotator is refused
+            second = cli("annotate", str(workspace), "--annotator", "eye", timeout=60)
+            assert second.returncode == 2 and "already running" in second.stderr
+            # the server dies mid-session; a new one starts on the same draft: nothing is lost
+            page.goto(server.url + "/queue")
+            before = page.locator("#progress").inner_text()
+            assert not before.startswith("0 labelled"), before  # labels were made
             server.kill()
             server = Server(workspace)
+            page.goto(server.url + "/queue")
+            assert page.locator("#progress").inner_text() == before
         page.goto(f"{server.url}/tracklets/{tracklet_id}")
         if n == 0:  # a slip, undone
             press(page, "j")

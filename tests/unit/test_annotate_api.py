@@ -106,6 +106,10 @@ def test_every_action_and_its_undo(ws):
     # same as a candidate without an identity: both get a new one
     act(c, op="same", tracklet_id="town_A_t0001", other="town_B_t0001")
     assert labels_of(c, "town_A_t0001") == ["p1"] and labels_of(c, "town_B_t0001") == ["p1"]
+    # the identity's other sightings: its part of the graph across cameras
+    seen = c.get("/api/tracklets/town_A_t0001").json()["sightings"]
+    assert [(x["tracklet_id"], x["camera"]) for x in seen["p1"]] == [("town_B_t0001", "B")]
+    assert "is also" in c.get("/tracklets/town_A_t0001").text
     act(c, op="new", tracklet_id="town_B_t0002")
     assert labels_of(c, "town_B_t0002") == ["p2"]
     act(c, op="name", tracklet_id="town_A_t0002", identity="red-coat")

@@ -28,12 +28,18 @@ ANNOTATOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DRAFTS_DIR = "labels/drafts"
 
 
+def check_annotator(name: str) -> None:
+    """An annotator's name names a file: letters, digits, _ . - only."""
+    if not ANNOTATOR_RE.match(name):
+        raise UserError(
+            f"annotator name {name!r}: use letters, digits, _ . - (up to 64 characters), e.g. "
+            "--annotator ana"
+        )
+
+
 class Draft:
     def __init__(self, root: Path, annotator: str) -> None:
-        if not ANNOTATOR_RE.match(annotator):
-            raise UserError(
-                f"annotator name {annotator!r}: use letters, digits, _ . - (up to 64 characters)"
-            )
+        check_annotator(annotator)
         self.annotator = annotator
         self.path = Path(root) / DRAFTS_DIR / f"{annotator}.jsonl"
         self.events: list[dict] = []

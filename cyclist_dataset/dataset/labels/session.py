@@ -335,8 +335,31 @@ class Session:
             ],
             "candidates": cameras,
             "fragments": same,
+            "sightings": self._sightings(tracklet_id),
             "problems": [p.message for p in self.problems if keys & set(p.units)],
         }
+
+    def _sightings(self, tracklet_id: str) -> dict[str, list[dict]]:
+        """Per identity of the tracklet's parts, its other sightings at this location: the
+        identity's part of the graph across cameras."""
+        units = self._units
+        found: dict[str, list[dict]] = {}
+        for part in self.record(tracklet_id)["parts"]:
+            if part["status"] != PERSON or part["identity"] in found:
+                continue
+            same = units[
+                (units["identity"] == part["identity"]) & (units["tracklet_id"] != tracklet_id)
+            ].sort_values(["start", "camera"])
+            found[part["identity"]] = [
+                {
+                    "tracklet_id": r.tracklet_id,
+                    "camera": r.camera,
+                    "start": r.start.tz_convert(self.zone).strftime("%H:%M:%S"),
+                    "end": r.end.tz_convert(self.zone).strftime("%H:%M:%S"),
+                }
+                for r in same.itertuples()
+            ]
+        return found
 
     def identities(self) -> list[str]:
         names = {
