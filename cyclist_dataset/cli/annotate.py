@@ -42,9 +42,9 @@ def annotate(
     same person at each other camera and same-camera fragments; keys for every action (1-9 same
     person as candidate k, n new identity, j not a person, u unsure, s split at a crop, z undo).
     Impossible labels are shown at once. Every action is saved as it happens in your draft
-    (WORKSPACE/labels/drafts/NAME.jsonl): stop the server any time. Commit makes a label version
-    through the same checks as `labels import`. After a rerun of the pipeline, the labels are
-    carried to the new tracklets at start, and what could not be carried is marked for review."""
+    (WORKSPACE/labels/drafts/LOCATION/NAME.jsonl): stop the server any time. Commit makes a
+    label version through the same checks as `labels import`. After a rerun of the pipeline, the
+    labels are carried to the new tracklets at start; what could not be, is marked for review."""
     from cyclist_dataset.web.server import serve
 
     serve(

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from cyclist_dataset.cli.app import WorkspaceArg, app
-from cyclist_dataset.errors import UserError
 
 labels_app = typer.Typer(
     help="Cross-camera labels for the validation tracklets: export a package for the annotators, "
@@ -101,26 +100,20 @@ def labels_import(
 
 
 @labels_app.command("carry")
-def labels_carry(
-    workspace: WorkspaceArg,
-    version: Annotated[
-        str | None, typer.Option("--from", help="The label version to carry (default: latest).")
-    ] = None,
-) -> None:
-    """After a rerun that renumbered or changed tracklets: carry a label version's labels to
-    today's tracklets that overlap them in time and space, as a new version. Prints what was
-    carried, merged, split over several tracklets, lost, and what to review (the labelling app
-    marks those tracklets); the report is kept in the version's carry_report.json."""
-    from cyclist_dataset.dataset.labels import carry_version, get_version, read_crops
+def labels_carry(workspace: WorkspaceArg) -> None:
+    """After a rerun that renumbered or changed tracklets: carry the latest label version's labels
+    to today's tracklets that hold the same boxes, as a new version. Prints what was carried,
+    merged, split over several tracklets, lost, and what to review (the labelling app marks those
+    tracklets); the report is kept in the version's carry_report.json."""
+    from cyclist_dataset.dataset.labels import carry_version, read_crops
 
-    source = get_version(workspace, version)
-    if source is None:
-        raise UserError(f"{workspace}: no label versions to carry")
-    made, report = carry_version(workspace, source, read_crops(workspace))
+    made, report = carry_version(workspace, read_crops(workspace))
     if not made.created:
-        typer.echo(f"{source.name}: every label is still on its tracklet; nothing to carry")
+        typer.echo(f"{made.name}: every label is still on its tracklet; nothing to carry")
         return
-    typer.echo(f"label version {made.name}, carried from {source.name}: {report.summary()}")
+    typer.echo(
+        f"label version {made.name}, carried from {made.meta['carried_from']}: {report.summary()}"
+    )
     for item in report.lost:
         typer.echo(f"  lost: {item['unit']} ({item['label']}): {item['why']}")
     for item in report.review:

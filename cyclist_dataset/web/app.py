@@ -16,6 +16,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from cyclist_dataset._version import __version__
 from cyclist_dataset.dataset.labels import Session
@@ -26,9 +28,15 @@ HERE = Path(__file__).parent
 TOKEN_COOKIE = "cyclist_dataset_token"
 
 
-def create_app(session: Session, token: str | None = None) -> FastAPI:
-    """The app over ``session``; ``token``: required on every request (None: none needed)."""
+def create_app(
+    session: Session, token: str | None = None, hosts: list[str] | None = None
+) -> FastAPI:
+    """The app over ``session``. ``token``: required on every request (None: none needed).
+    ``hosts``: the only Host headers answered (on localhost, so that a page elsewhere cannot
+    reach the app through a DNS name pointed at 127.0.0.1)."""
     app = FastAPI(title="cyclist-dataset labelling", version=__version__, docs_url=None)
+    if hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     lock = threading.Lock()  # one session, one draft: actions one at a time
     crop_paths = set(session.crops["crop_path"])
@@ -37,8 +45,8 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
     async def require_token(request: Request, call_next):
         if token is None:
             return await call_next(request)
-        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
-        if not (given and secrets.compare_digest(given, token)):
+        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
+        if not secrets.compare_digest(given.encode(), token.encode()):
             return Response("a token is needed: open the URL the annotate command printed", 403)
         response = await call_next(request)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
@@ -86,6 +94,7 @@ def _pages(app: FastAPI, session: Session, lock: threading.Lock, crop_paths: set
         page: int = 1,
     ) -> HTMLResponse:
         with lock:
+            session.refresh()
             found = session.queue(camera or None, status, start or None, end or None, page)
             return render(
                 request,
@@ -100,6 +109,7 @@ def _pages(app: FastAPI, session: Session, lock: threading.Lock, crop_paths: set
     @app.get("/tracklets/{tracklet_id}", response_class=HTMLResponse)
     def tracklet(request: Request, tracklet_id: str, status: str = "all") -> HTMLResponse:
         with lock:
+            session.refresh()
             shown = session.tracklet(tracklet_id)
             previous, following = session.neighbours(tracklet_id, status)
             return render(
@@ -147,31 +157,45 @@ def _api(app: FastAPI, session: Session, lock: threading.Lock) -> None:
             raise HTTPException(400, "send a JSON object")
         return body
 
+    # The session's work (an fsync'ed draft line, a commit) runs in a worker thread, so that one
+    # slow request does not stall the server's event loop.
     @app.post("/api/actions")
     async def act(request: Request) -> dict:
         action = await json_body(request)
-        with lock:
-            session.act(action)
-            return {
-                "tracklet": session.tracklet(str(action.get("tracklet_id"))),
-                "problems": len(session.problems),
-                "last_action": session.draft.last_action(),
-            }
+
+        def work() -> dict:
+            with lock:
+                session.act(action)
+                return {
+                    "tracklet": session.tracklet(str(action.get("tracklet_id"))),
+                    "problems": len(session.problems),
+                    "last_action": session.draft.last_action(),
+                }
+
+        return await run_in_threadpool(work)
 
     @app.post("/api/undo")
     async def undo(request: Request) -> dict:
         await json_body(request)
-        with lock:
-            return {"undone": session.undo(), "last_action": session.draft.last_action()}
+
+        def work() -> dict:
+            with lock:
+                return {"undone": session.undo(), "last_action": session.draft.last_action()}
+
+        return await run_in_threadpool(work)
 
     @app.post("/api/commit")
     async def commit(request: Request) -> dict:
         await json_body(request)
-        with lock:
-            version = session.commit()
-            return {
-                "version": version.name,
-                "created": version.created,
-                "labelled_tracklets": version.meta["labelled_tracklets"],
-                "identities": version.meta["identities"],
-            }
+
+        def work() -> dict:
+            with lock:
+                version = session.commit()
+                return {
+                    "version": version.name,
+                    "created": version.created,
+                    "labelled_tracklets": version.meta["labelled_tracklets"],
+                    "identities": version.meta["identities"],
+                }
+
+        return await run_in_threadpool(work)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import secrets
 import socket
 from collections.abc import Callable
@@ -11,11 +10,10 @@ from pathlib import Path
 import uvicorn
 
 from cyclist_dataset.dataset.labels import Session
-from cyclist_dataset.dataset.labels.drafts import DRAFTS_DIR, check_annotator
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.web.app import create_app
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def serve(
@@ -35,8 +33,7 @@ def serve(
         if done == total or done % 200 == 0:
             echo(f"appearance of new tracklets: {done}/{total}")
 
-    draft_lock = _hold_draft(Path(root), annotator)  # held while the server runs
-    session = Session(root, location, annotator, progress=progress)
+    session = Session(root, location, annotator, progress=progress, exclusive=True)
     if session.carry_report is not None:
         echo(
             "the pipeline was rerun since the labels were made; carried them to today's "
@@ -46,7 +43,7 @@ def serve(
         echo("the draft's last line was cut off by a crash (an action never confirmed): dropped")
     if host not in LOCAL_HOSTS and token is None:
         token = secrets.token_urlsafe(16)
-    app = create_app(session, token)
+    app = create_app(session, token, hosts=list(LOCAL_HOSTS) if host in LOCAL_HOSTS else None)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -64,23 +61,6 @@ def serve(
         "already saved)"
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    with draft_lock:
+    assert session.held_draft is not None
+    with session.held_draft:  # let go of the draft when the server stops
         server.run(sockets=[sock])
-
-
-def _hold_draft(root: Path, annotator: str):
-    """One server per draft: a second one for the same annotator would interleave its actions.
-    The kernel drops the lock when the server dies, so it is never stale."""
-    check_annotator(annotator)
-    path = root / DRAFTS_DIR / f"{annotator}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(path, "a+")  # closed by the caller's with
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise UserError(
-            f"a labelling server for {annotator!r} is already running on {root} (its draft is "
-            "in use); open its URL, or stop it first, or start with another --annotator"
-        ) from None
-    return lock

@@ -20,13 +20,13 @@ from torchreid_parsers import market_process_dir
 
 import cyclist_dataset
 from cyclist_dataset.dataset.labels import (
-    carry_version,
     export_package,
     get_version,
     import_labels,
     list_versions,
     read_crops,
 )
+from cyclist_dataset.dataset.labels.carry import carry
 from cyclist_dataset.dataset.pull import pull
 from cyclist_dataset.dataset.release import create_release, verify_release
 from cyclist_dataset.errors import UserError
@@ -68,7 +68,9 @@ def test_export_gives_a_package_of_every_tracklet(workspace, tmp_path):
     summary = export_package(workspace, "multicam_lab", package)
     crops = pd.read_parquet(workspace / "manifests" / "crops")
     assert summary.cameras == 4 and summary.tracklets == crops["tracklet_id"].nunique()
-    exported = list(csv.DictReader((package / "labels.csv").open(encoding="utf-8")))
+    lines = (package / "labels.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "# label version: none"
+    exported = list(csv.DictReader(lines[1:]))
     # by camera, then time
     assert [r["tracklet_id"] for r in exported] == sorted(crops["tracklet_id"].unique())
     for row in exported:
@@ -159,7 +161,9 @@ def test_a_rerun_with_other_parameters_carries_the_labels_and_reports_the_rest(w
     assert carried.returncode == 0, carried.stderr + carried.stdout
     version = get_version(copy, None)
     assert version.name == "v0002" and version.meta["source"] == "carry"
-    _, report = carry_version(copy, get_version(copy, "v0001"), read_crops(copy))  # same again
+    report = carry(
+        get_version(copy, "v0001").labels, get_version(copy, "v0001").anchors, read_crops(copy)
+    ).report  # what the command reported, again
     # Tracklets shorter than 5 s are gone: their labels are lost, and said so.
     short = [
         r

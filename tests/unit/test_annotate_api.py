@@ -69,6 +69,7 @@ def test_queue_page_and_filters(ws):
     assert c.get("/api/queue").json()["counts"] == {
         "all": 4,
         "unlabelled": 3,
+        "partial": 0,
         "labelled": 0,
         "unsure": 0,
         "junk": 1,
@@ -209,7 +210,7 @@ def test_a_killed_server_loses_nothing_and_a_torn_line_is_dropped(ws):
     act(c, op="new", tracklet_id="town_A_t0001")
     act(c, op="junk", tracklet_id="town_A_t0002")
     del c  # the server dies: nothing but the draft file remains
-    draft = ws / "labels" / "drafts" / "ana.jsonl"
+    draft = ws / "labels" / "drafts" / "town" / "ana.jsonl"
     with open(draft, "a", encoding="utf-8") as f:  # killed while writing its next action
         f.write('{"op": "set", "records": [{"tracklet_')
     again = Session(ws, "town", "ana")
@@ -302,3 +303,151 @@ def test_guards_token_json_only_and_crops_only(ws):
     assert local.get("/crops/../../etc/passwd").status_code == 404
     page = local.get("/tracklets/town_A_t0001").text
     assert "http://" not in page and "https://" not in page  # nothing from a CDN
+
+
+def test_drafts_are_kept_per_location(tmp_path):
+    ws = town(tmp_path / "ws")
+    c = client(ws)
+    act(c, op="junk", tracklet_id="town_A_t0002")
+    Session(ws, "city", "ana")  # the same annotator at another location
+    assert Session(ws, "town", "ana").status("town_A_t0002") == "junk"
+
+
+def test_two_annotators_get_distinct_new_identities_and_a_later_commit_is_not_overwritten(ws):
+    ana, ben = client(ws, "ana"), client(ws, "ben")
+    act(ana, op="new", tracklet_id="town_A_t0002")
+    act(ben, op="new", tracklet_id="town_B_t0001")
+    assert labels_of(ana, "town_A_t0002") == ["p1"] and labels_of(ben, "town_B_t0001") == ["p2"]
+    # both change town_A_t0001; ben commits first
+    act(ana, op="name", tracklet_id="town_A_t0001", identity="walker")
+    act(ben, op="unsure", tracklet_id="town_A_t0001")
+    assert ben.post("/api/commit", json={}).json()["version"] == "v0001"
+    refused = ana.post("/api/commit", json={})
+    assert refused.status_code == 400
+    assert "town_A_t0001 was labelled again in v0001" in refused.json()["error"]
+    assert "a keeps yours" in refused.json()["error"]
+    act(ana, op="confirm", tracklet_id="town_A_t0001")  # checked: ana's label stands
+    assert ana.post("/api/commit", json={}).json()["version"] == "v0002"
+    latest = list_versions(ws)[-1].labels.set_index("tracklet_id")
+    assert latest.loc["town_A_t0001", "identity"] == "walker"
+    assert latest.loc["town_B_t0001", "identity"] == "p2"  # ben's other label stays
+
+
+def test_an_older_package_cannot_undo_labels_made_since(ws, tmp_path):
+    from cyclist_dataset.dataset.labels import export_package
+
+    import_labels(ws, _csv(tmp_path / "a.csv", "town_A_t0001,p1"))
+    export_package(ws, "town", tmp_path / "package")  # exported from v0001
+    c = client(ws)
+    act(c, op="name", tracklet_id="town_A_t0002", identity="p9")
+    c.post("/api/commit", json={})  # v0002
+    package = (tmp_path / "package" / "labels.csv").read_text(encoding="utf-8")
+    edited = package.replace("crops/town_B_t0001.jpg,", "crops/town_B_t0001.jpg,p1")
+    # its row of town_A_t0002 is empty: as exported, before p9 was given
+    (tmp_path / "edited.csv").write_text(edited, encoding="utf-8")
+    with pytest.raises(Exception, match=r"town_A_t0002 was labelled again in v0002 .* export"):
+        import_labels(ws, tmp_path / "edited.csv")
+    without = "\n".join(line for line in edited.splitlines() if "town_A_t0002" not in line)
+    (tmp_path / "without.csv").write_text(without + "\n", encoding="utf-8")
+    labels = import_labels(ws, tmp_path / "without.csv").labels.set_index("tracklet_id")
+    assert labels["identity"].to_dict() == {
+        "town_A_t0001": "p1",
+        "town_A_t0002": "p9",
+        "town_B_t0001": "p1",
+    }
+
+
+def test_a_grown_tracklet_is_stale_and_its_new_crops_are_split_off(ws):
+    from cyclist_dataset.dataset.labels import labels_out_of_date, stale_units
+
+    c = client(ws)
+    act(c, op="new", tracklet_id="town_B_t0001")
+    c.post("/api/commit", json={})
+    # a rerun finds the same person 2 crops earlier: the tracklet grows, its id stays
+    path = ws / "manifests" / "crops" / "town_B.parquet"
+    frame = pd.read_parquet(path)
+    mine = frame[frame["tracklet_id"] == "town_B_t0001"].sort_values("frame_index")
+    earlier = mine.iloc[:2].assign(
+        frame_index=mine["frame_index"].iloc[0] - 2 + pd.Series([0, 1]).to_numpy(),
+        crop_path=["crops/x1.jpg", "crops/x2.jpg"],
+    )
+    pq.write_table(schemas.from_pandas(schemas.CROPS, pd.concat([frame, earlier])), path)
+    version = list_versions(ws)[-1]
+    from cyclist_dataset.dataset.labels import read_crops
+
+    assert len(stale_units(version.labels, read_crops(ws))) == 1
+    assert "labels carry" in labels_out_of_date(ws)
+    again = Session(ws, "town", "ana")
+    parts = again.record("town_B_t0001")["parts"]
+    assert [(p["status"], p["identity"]) for p in parts] == [("unlabelled", None), ("person", "p1")]
+    assert again.status("town_B_t0001") == "review"
+    # reviewed: the 2 crops are the same person; join them; commit clears the review
+    again.act({"op": "unsplit", "tracklet_id": "town_B_t0001", "at_frame": parts[1]["first_frame"]})
+    again.commit()
+    assert Session(ws, "town", "ana").status("town_B_t0001") == "labelled"
+
+
+def test_confirming_a_carried_label_is_kept_even_when_nothing_changed(ws):
+    c = client(ws)
+    act(c, op="new", tracklet_id="town_B_t0001")
+    c.post("/api/commit", json={})
+    path = ws / "manifests" / "crops" / "town_B.parquet"
+    frame = pd.read_parquet(path)
+    extra = frame[frame["tracklet_id"] == "town_B_t0001"].iloc[:1]
+    extra = extra.assign(frame_index=extra["frame_index"] - 1, crop_path="crops/x.jpg")
+    pq.write_table(schemas.from_pandas(schemas.CROPS, pd.concat([frame, extra])), path)
+    session = Session(ws, "town", "ana")
+    assert session.status("town_B_t0001") == "review"
+    session.act({"op": "confirm", "tracklet_id": "town_B_t0001"})
+    made = session.commit()
+    assert made.created and made.meta["reviewed"] == ["town_B_t0001"]
+    assert Session(ws, "town", "ana").status("town_B_t0001") == "partial"
+
+
+def test_an_import_override_of_overlapping_views_holds_for_later_commits(ws, tmp_path):
+    import_labels(
+        ws, _csv(tmp_path / "a.csv", "town_A_t0001,p1", "town_B_t0002,p1"), overlapping_views=True
+    )
+    city = client(ws, location="city")
+    assert problems(city) == []
+    act(city, op="new", tracklet_id="city_C_t0001")
+    assert city.post("/api/commit", json={}).status_code == 200
+
+
+def test_reserved_words_are_not_names(ws, tmp_path):
+    c = client(ws)
+    refused = c.post(
+        "/api/actions", json={"op": "name", "tracklet_id": "town_A_t0001", "identity": "Unlabelled"}
+    )
+    assert refused.status_code == 400 and "are not names" in refused.json()["error"]
+    with pytest.raises(Exception, match="reserved word"):
+        import_labels(ws, _csv(tmp_path / "a.csv", "town_A_t0001,unlabelled"))
+
+
+def test_bad_requests_are_answered_not_crashed(ws):
+    c = client(ws)
+    for bad in (
+        {"op": "split", "tracklet_id": "town_A_t0001"},
+        {"op": "split", "tracklet_id": "town_A_t0001", "at_frame": "x"},
+        {"op": "junk", "tracklet_id": "town_A_t0001", "first_frame": [1]},
+    ):
+        response = c.post("/api/actions", json=bad)
+        assert response.status_code == 400 and "frame number" in response.json()["error"]
+    guarded = client(ws, token="s3cret")
+    assert guarded.get("/queue?token=%C3%A9").status_code == 403
+    from cyclist_dataset.web.app import create_app
+
+    local = TestClient(create_app(Session(ws, "town", "ana"), hosts=["127.0.0.1", "localhost"]))
+    assert local.get("/queue").status_code == 400  # Host: testserver, not this machine
+    assert local.get("/queue", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+
+
+def test_a_split_tracklet_with_an_unlabelled_part_is_still_to_do(ws):
+    c = client(ws)
+    act(c, op="new", tracklet_id="town_A_t0001")
+    frames = [x["frame"] for x in c.get("/api/tracklets/town_A_t0001").json()["crops"]]
+    act(c, op="split", tracklet_id="town_A_t0001", at_frame=frames[2])
+    assert [r["tracklet_id"] for r in c.get("/api/queue?status=partial").json()["rows"]] == [
+        "town_A_t0001"
+    ]
+    assert "4 to do of 4" in c.get("/queue").text

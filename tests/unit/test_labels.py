@@ -243,7 +243,8 @@ def test_overlapping_views_allow_one_person_at_two_cameras_at_once(ws, tmp_path)
     with pytest.raises(UserError, match=r"set overlapping_views = true .* \[location\]"):
         import_labels(ws, source)
     version = import_labels(ws, source, overlapping_views=True)  # the override
-    assert version.meta["overlapping_views_override"] is True and len(version.labels) == 2
+    assert version.meta["overlapping_views_overrides"] == {"town": True}
+    assert len(version.labels) == 2
     # The location's own setting, as a run of its pipeline file records it in the workspace.
     (ws / "locations").mkdir()
     (ws / "locations" / "town.json").write_text('{"overlapping_views": true}')
@@ -277,7 +278,9 @@ def test_export_package_opens_offline_and_ranks_candidates(ws, tmp_path):
     summary = export_package(ws, "town", out, candidates=5)
     # validation only: the train tracklet is not there
     assert summary.tracklets == 4 and summary.cameras == 2
-    rows = list(csv.DictReader((out / "labels.csv").open(encoding="utf-8")))
+    text = (out / "labels.csv").read_text(encoding="utf-8")
+    assert text.startswith("# label version: v0001\n")  # what the file starts from
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     assert [r["tracklet_id"] for r in rows] == [
         "town_A_t0001",
         "town_A_t0002",
@@ -403,13 +406,12 @@ def test_the_exported_columns_are_checked_when_present(ws, tmp_path, column, val
         import_labels(ws, write(tmp_path / "bad.csv", EXPORTED + ",".join(cells) + "\n"))
 
 
-def test_a_label_version_of_0_1_is_read_released_and_built_upon(ws, tmp_path):
-    """Versions made by 0.1 (whole tracklets, identities only, no boxes) still work."""
+def version_of_0_1(ws: Path) -> None:
+    """v0001 as cyclist-dataset 0.1 wrote it: p1 on town_A_t0001 and town_B_t0001, no boxes."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cyclist_dataset.dataset.labels import get_version, read_crops, tracklet_fingerprints
-    from cyclist_dataset.dataset.release import create_release
+    from cyclist_dataset.dataset.labels import read_crops, tracklet_fingerprints
 
     fingerprints = tracklet_fingerprints(read_crops(ws))
     old = ws / "labels" / "v0001"
@@ -444,6 +446,14 @@ def test_a_label_version_of_0_1_is_read_released_and_built_upon(ws, tmp_path):
             }
         )
     )
+
+
+def test_a_label_version_of_0_1_is_read_released_and_built_upon(ws, tmp_path):
+    """Versions made by 0.1 (whole tracklets, identities only, no boxes) still work."""
+    from cyclist_dataset.dataset.labels import get_version
+    from cyclist_dataset.dataset.release import create_release
+
+    version_of_0_1(ws)
     test = pd.read_parquet(create_release(ws, "old-labels") / "test.parquet")
     assert set(test.loc[test["pid"] > 0, "tracklet_id"]) == {"town_A_t0001", "town_B_t0001"}
     newer = import_labels(ws, write(tmp_path / "b.csv", HEADER + "town,A,town_A_t0002,p2\n"))
@@ -455,3 +465,25 @@ def test_a_label_version_of_0_1_is_read_released_and_built_upon(ws, tmp_path):
     }
     assert labels.loc["town_A_t0001", "n_crops"] == 4 and len(newer.anchors) == 12
     assert get_version(ws, "1").labels["status"].tolist() == ["person", "person"]
+
+
+def test_a_label_version_of_0_1_is_carried_as_far_as_it_can_be(ws):
+    """No boxes were kept by 0.1: labels whose tracklets are unchanged are carried (today's boxes
+    are theirs), those of changed tracklets are reported lost; the app opens."""
+    import pyarrow.parquet as pq
+
+    from cyclist_dataset.core import schemas
+    from cyclist_dataset.dataset.labels import Session, carry_version, read_crops
+
+    version_of_0_1(ws)
+    path = ws / "manifests" / "crops" / "town_A.parquet"
+    frame = pd.read_parquet(path)
+    moved = frame["tracklet_id"] == "town_A_t0001"
+    frame.loc[moved, "x2"] += 30.0
+    pq.write_table(schemas.from_pandas(schemas.CROPS, frame), path)
+    made, report = carry_version(ws, read_crops(ws))
+    assert made.name == "v0002"
+    assert set(made.labels["tracklet_id"]) == {"town_B_t0001"}
+    [lost] = report.lost
+    assert lost["unit"].startswith("town_A_t0001@") and "0.1" in lost["why"]
+    assert Session(ws, "town", "ana").status("town_B_t0001") == "labelled"

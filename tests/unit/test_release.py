@@ -151,7 +151,7 @@ def test_labels_of_changed_tracklets_are_refused(labelled):
     from cyclist_dataset.dataset.labels import carry_version, get_version, read_crops
 
     before = get_version(labelled, None)
-    carried, report = carry_version(labelled, before, read_crops(labelled))
+    carried, report = carry_version(labelled, read_crops(labelled))
     assert carried.name == "v0002" and not report.lost and not report.review
     columns = ["tracklet_id", "first_frame", "last_frame", "status", "identity"]
     assert carried.labels[columns].equals(before.labels[columns])

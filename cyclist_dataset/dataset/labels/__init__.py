@@ -4,9 +4,10 @@ file route (``package`` exports, ``importing`` imports), carrying labels over a 
 candidate ranking (``candidates``), and the labelling app's session and drafts (``session``,
 ``drafts``)."""
 
+from cyclist_dataset.dataset.labels.carry import carry_version
 from cyclist_dataset.dataset.labels.importing import import_labels
 from cyclist_dataset.dataset.labels.package import ExportSummary, export_package
-from cyclist_dataset.dataset.labels.session import Session, carry_version
+from cyclist_dataset.dataset.labels.session import Session
 from cyclist_dataset.dataset.labels.tracklets import (
     read_crops,
     split_parameters,

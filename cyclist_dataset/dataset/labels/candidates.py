@@ -141,11 +141,13 @@ class CandidateIndex:
                 time[n] = np.exp(-max(gap[n], 0.0) / FRAGMENT_GAP_S) if gap[n] > 0 else 0.0
                 continue
             link = self.settings.travel_between(str(self.cameras[i]), str(self.cameras[j]))
+            if gap[n] < 0 and not self.settings.overlapping_views:
+                continue  # at once at two cameras that do not see the same place: impossible
             if link is not None:
                 time[n] = np.exp(-0.5 * ((max(gap[n], 0.0) - link.expected_s) / link.window_s) ** 2)
             elif self.settings.overlapping_views:
                 time[n] = np.exp(-max(gap[n], 0.0) / OVERLAP_SCALE_S)
-            elif gap[n] >= 0:
+            else:
                 time[n] = np.exp(-gap[n] / TIME_SCALE_S)
         return time
 

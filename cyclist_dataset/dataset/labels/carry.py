@@ -17,19 +17,37 @@ An old unit whose label reached no tracklet of today is listed as lost.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cyclist_dataset.core.geometry import BOX_COLUMNS, iou_pairs
-from cyclist_dataset.dataset.labels.units import SPAN, UNLABELLED, describe_spans, unit_key
+from cyclist_dataset.dataset.labels.units import (
+    SPAN,
+    UNLABELLED,
+    anchors,
+    describe_spans,
+    uncovered,
+    unit_key,
+)
+from cyclist_dataset.dataset.labels.versions import (
+    Changes,
+    LabelVersion,
+    commit_labels,
+    get_version,
+    stale_units,
+)
+from cyclist_dataset.errors import UserError
 
 # The same box in two runs overlaps almost exactly; 0.5 still follows a box a changed detector
 # or filter setting moved a little, and never jumps to a neighbour.
 MIN_IOU = 0.5
 # A tracklet takes a label when at least half of its crops (or of its part's) were labelled crops.
 MIN_SHARE = 0.5
+CARRY_REPORT = "carry_report.json"  # in the version a carry makes
 
 
 @dataclass
@@ -72,15 +90,15 @@ def carry(labels: pd.DataFrame, anchors: pd.DataFrame, crops: pd.DataFrame) -> C
     manifest; only validation crops are labelled)."""
     crops = crops[crops["split"] == "validation"]
     old = anchors.merge(
-        labels[["tracklet_id", "first_frame", "status", "identity"]],
+        _with_version(labels)[
+            ["tracklet_id", "first_frame", "status", "identity", "label_version"]
+        ],
         on=["tracklet_id", "first_frame"],
     )
     old["label"] = [_label(r) for r in old.itertuples()]
-    old["old_unit"] = [
-        unit_key(t, f) for t, f in zip(old["tracklet_id"], old["first_frame"], strict=True)
-    ]
+    old["old_unit"] = _keys(old)
     pairs = crops[["tracklet_id", "video_id", "frame_index", "crop_path", *BOX_COLUMNS]].merge(
-        old[["video_id", "frame_index", "old_unit", "label", *BOX_COLUMNS]],
+        old[["video_id", "frame_index", "old_unit", "label", "label_version", *BOX_COLUMNS]],
         on=["video_id", "frame_index"],
         suffixes=("", "_old"),
     )
@@ -114,7 +132,21 @@ def carry(labels: pd.DataFrame, anchors: pd.DataFrame, crops: pd.DataFrame) -> C
             sources[unit_key(tracklet_id, span["first_frame"])] = set(part["old_unit"])
     units = _describe(spans, crops)
     _classify(report, units, sources, old)
+    unanchored = labels[~_keys(labels).isin(old["old_unit"]) & (labels["status"] != UNLABELLED)]
+    for row in unanchored.itertuples():
+        report.lost.append(
+            {
+                "unit": unit_key(row.tracklet_id, row.first_frame),
+                "label": _label(row),
+                "why": "no boxes were kept of it (a version made by cyclist-dataset 0.1) and its "
+                "tracklet has changed since",
+            }
+        )
     return Carried(units, report)
+
+
+def _keys(frame: pd.DataFrame) -> pd.Series:
+    return frame["tracklet_id"] + "@" + frame["first_frame"].astype(str)
 
 
 def _runs(labels: list[str]) -> list[str]:
@@ -163,29 +195,24 @@ def _carry_tracklet(
     if not found:
         return []
     # the crops no label covers: their own unlabelled parts, so that no label reaches them
-    inner = (x for start, end, _ in labelled for x in (start, end))
-    edges = [int(frames[0]) - 1, *inner, int(frames[-1]) + 1]
-    for after, before in zip(edges[0::2], edges[1::2], strict=True):
-        gap = frames[(frames > after) & (frames < before)]
-        if len(gap):
-            first, last = int(gap.min()), int(gap.max())
-            found.append(
-                (_span(tracklet_id, first, last, UNLABELLED, matched.iloc[:0]), matched.iloc[:0])
-            )
-            report.review.append(
-                {
-                    "tracklet_id": tracklet_id,
-                    "frames": [first, last],
-                    "why": f"its frames {first}-{last} ({len(gap)} crops) were in no labelled "
-                    "tracklet; they were split off unlabelled: check whether they show the "
-                    "same person",
-                }
-            )
+    for first, last, n in uncovered(frames, [(start, end) for start, end, _ in labelled]):
+        found.append(
+            (_span(tracklet_id, first, last, UNLABELLED, matched.iloc[:0]), matched.iloc[:0])
+        )
+        report.review.append(
+            {
+                "tracklet_id": tracklet_id,
+                "frames": [first, last],
+                "why": f"its frames {first}-{last} ({n} crops) were in no labelled tracklet; "
+                "they were split off unlabelled: check whether they show the same person",
+            }
+        )
     return sorted(found, key=lambda item: item[0]["first_frame"])
 
 
 def _span(tracklet_id: str, first: int, last: int, label: str, matched_from: pd.DataFrame) -> dict:
     status = label if label in ("junk", "unsure", UNLABELLED) else "person"
+    versions = matched_from["label_version"].dropna()
     return {
         "tracklet_id": tracklet_id,
         "first_frame": int(first),
@@ -194,20 +221,29 @@ def _span(tracklet_id: str, first: int, last: int, label: str, matched_from: pd.
         "identity": label if status == "person" else None,
         "where": "carried",
         "line": 0,
-        "source": "carried from " + ", ".join(sorted(set(matched_from["old_unit"]))),
+        "source": "carried from " + ", ".join(sorted(set(matched_from["old_unit"])))
+        if len(matched_from)
+        else "carried: crops nobody labelled",
+        # a carried label is still the label that version made (None: the carrying version's)
+        "label_version": max(versions, key=lambda v: int(v[1:])) if len(versions) else None,
     }
+
+
+def _with_version(labels: pd.DataFrame) -> pd.DataFrame:
+    return labels if "label_version" in labels else labels.assign(label_version=None)
 
 
 def _describe(spans: list[dict], crops: pd.DataFrame) -> pd.DataFrame:
     if not spans:
-        frame = pd.DataFrame(columns=[*SPAN, "status", "identity", "where", "line", "source"])
+        frame = pd.DataFrame(
+            columns=[*SPAN, "status", "identity", "where", "line", "source", "label_version"]
+        )
     else:
         frame = pd.DataFrame(spans)
     units = describe_spans(crops, frame)
     # A tracklet carried whole keeps no "unlabelled" row; its parts do (they keep the split).
     parts = units.groupby("tracklet_id")["first_frame"].transform("size")
     units = units[(units["status"] != UNLABELLED) | (parts > 1)]
-    units["label_version"] = None
     return units.reset_index(drop=True)
 
 
@@ -237,3 +273,36 @@ def _classify(
                     "why": "none of its crops is in a tracklet of today that could take its label",
                 }
             )
+
+
+def carry_version(
+    root: Path, crops: pd.DataFrame, locations: set[str] | None = None
+) -> tuple[LabelVersion, CarryReport]:
+    """Carry the latest label version's labels (of ``locations``; default all) to today's
+    tracklets as the next version, with the report in it (``carry_report.json``). Always the
+    latest: carrying an older one would drop every label made after it."""
+    version = get_version(root, None)
+    if version is None:
+        raise UserError(f"{root}: no label versions to carry")
+    labels = version.labels
+    if locations is not None:
+        labels = labels[labels["location"].isin(locations)]
+    boxes = version.anchors
+    if boxes.empty and len(labels):  # made by 0.1: the labels still fresh are today's boxes
+        boxes = anchors(crops, labels.drop(stale_units(labels, crops).index))
+    carried = carry(labels, boxes, crops)
+    made = commit_labels(
+        root,
+        Changes(
+            carried.units,
+            anchors(crops, carried.units),
+            frozenset(carried.units["tracklet_id"]),
+            frozenset(locations if locations is not None else labels["location"]),
+        ),
+        crops,
+        title=f"labels carried from {version.name}: not kept",
+        by="carry",
+        source={"source": "carry", "carried_from": version.name, "carry": carried.report.summary()},
+        extra={CARRY_REPORT: json.dumps(carried.report.as_dict(), indent=2, sort_keys=True) + "\n"},
+    )
+    return made, carried.report

@@ -1,7 +1,7 @@
 """An annotator's draft: every action of the labelling app, saved as it happens.
 
-``WORKSPACE/labels/drafts/<annotator>.jsonl`` is an append-only log, one JSON event a line,
-flushed and fsync'ed before the app answers: a server killed at any moment loses at most the
+``WORKSPACE/labels/drafts/<location>/<annotator>.jsonl`` is an append-only log, one JSON event a
+line, flushed and fsync'ed before the app answers: a server killed at any moment loses at most the
 action it had not yet confirmed (a torn last line is dropped when the draft is next opened).
 
 Events hold *records*, one per tracklet: its parts (frames, status, identity) and the boxes of
@@ -15,11 +15,13 @@ its crops (the anchor for carrying the labels over after a rerun).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import write_text
@@ -38,10 +40,10 @@ def check_annotator(name: str) -> None:
 
 
 class Draft:
-    def __init__(self, root: Path, annotator: str) -> None:
+    def __init__(self, root: Path, location: str, annotator: str) -> None:
         check_annotator(annotator)
         self.annotator = annotator
-        self.path = Path(root) / DRAFTS_DIR / f"{annotator}.jsonl"
+        self.path = Path(root) / DRAFTS_DIR / location / f"{annotator}.jsonl"
         self.events: list[dict] = []
         self.dropped_torn_line = False
         if self.path.is_file():
@@ -63,6 +65,23 @@ class Draft:
         if torn.strip():  # the server was killed while writing: that action was never confirmed
             self.dropped_torn_line = True
             write_text(self.path, "".join(json.dumps(e) + "\n" for e in self.events))
+
+    def hold(self) -> IO[str]:
+        """Hold the draft for one labelling server (close the returned file to let go): a second
+        server on it would interleave its actions. The kernel drops the lock when the server
+        dies, so it is never stale."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(self.path.with_suffix(".lock"), "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise UserError(
+                f"a labelling server for {self.annotator!r} is already running on this location "
+                f"(its draft {self.path} is in use); open its URL, stop it first, or start with "
+                "another --annotator"
+            ) from None
+        return lock
 
     def append(self, event: dict) -> None:
         event = {**event, "at": datetime.now(UTC).isoformat(timespec="milliseconds")}

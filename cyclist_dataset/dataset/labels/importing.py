@@ -19,17 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cyclist_dataset.dataset.labels.tracklets import read_crops, tracklet_table
 from cyclist_dataset.dataset.labels.units import (
     JUNK,
     PERSON,
+    RESERVED,
     UNLABELLED,
     UNSURE,
     anchors,
     describe_spans,
     display,
+    uncovered,
 )
 from cyclist_dataset.dataset.labels.versions import (
     Changes,
@@ -100,7 +103,7 @@ def import_labels(
     errors += row_errors
     units = _units(valid, crops) if valid else None
     if units is not None:
-        errors += _stale_rows(valid, units)
+        errors += _stale_rows(valid, units.iloc[: len(valid)])  # the rows, before the gaps
     if not errors and not any(e.status != UNLABELLED for e in entries) and not list_versions(root):
         errors = [(0, f"{file.name}: no row has an identity; fill the `identity` column first")]
     title = f"{file}: rejected, nothing was imported"
@@ -109,10 +112,15 @@ def import_labels(
         raise_problems(title, [message for _, message in errors])
     assert units is not None
     labelled = units[units["status"] != "none"].reset_index(drop=True)
+    touched = frozenset(e.tracklet_id for e in valid)
+    said, base = _exported_from(data)
     changes = Changes(
         units=labelled,
         anchors=anchors(crops, labelled),
-        touched=frozenset(e.tracklet_id for e in valid),
+        touched=touched,
+        as_of={t: base for t in touched} if said else None,
+        conflict_hint="export the package again (the labels made since are filled in) and "
+        "redo this row, or leave it out",
         replace_locations=frozenset(str(tracklets.at[e.tracklet_id, "location"]) for e in valid)
         if replace
         else frozenset(),
@@ -128,39 +136,68 @@ def import_labels(
             "source_sha256": sha256_bytes(data),
             "format": "json" if file.suffix.lower() == ".json" else "csv",
             "replace": replace,
-            "overlapping_views_override": overlapping_views,
         },
         source_file=(file.name, data),
         overlapping_views=overlapping_views,
     )
 
 
+def _exported_from(data: bytes) -> tuple[bool, str | None]:
+    """Whether the file says which label version it was exported from (its labels.csv does, in a
+    comment line: "# label version: v0003", or "none"), and which."""
+    found = re.search(rb"^# label version: (v\d{4,}|none)\s*$", data[:4096], re.MULTILINE)
+    if found is None:
+        return False, None
+    return True, None if found[1] == b"none" else found[1].decode()
+
+
 def _units(entries: list[_Entry], crops: pd.DataFrame) -> pd.DataFrame:
     """The label units of valid rows, described by today's crops. A whole tracklet left empty gets
-    status "none" (it only clears earlier labels); an empty part of a split tracklet stays, as
-    "unlabelled", to keep the split."""
+    status "none" (it only clears earlier labels); the parts of a split tracklet are kept with
+    their frames as given, and its crops no row names become unlabelled parts (the parts cover
+    the tracklet)."""
     parts = {e.tracklet_id for e in entries if e.frames is not None}
-    spans = pd.DataFrame(
-        {
-            "tracklet_id": [e.tracklet_id for e in entries],
-            "first_frame": [e.frames[0] if e.frames else 0 for e in entries],
-            "last_frame": [e.frames[1] if e.frames else 2**62 for e in entries],
-            "status": [
-                e.status if e.status != UNLABELLED or e.tracklet_id in parts else "none"
-                for e in entries
-            ],
-            "identity": [e.identity for e in entries],
-            "where": [e.where for e in entries],
-            "line": [e.line for e in entries],
-        }
-    )
     validation = crops[crops["split"] == "validation"]
-    units = describe_spans(validation, spans)
-    # the span as its crops have it (a part given as 10-99 on crops 12..96 is 12-96)
-    frames = validation.groupby("tracklet_id")["frame_index"]
+    frames = {
+        t: np.sort(g.to_numpy())
+        for t, g in validation[validation["tracklet_id"].isin(parts)].groupby("tracklet_id")[
+            "frame_index"
+        ]
+    }
+    rows = [
+        {
+            "tracklet_id": e.tracklet_id,
+            "first_frame": e.frames[0] if e.frames else 0,
+            "last_frame": e.frames[1] if e.frames else 2**62,
+            "status": e.status if e.status != UNLABELLED or e.tracklet_id in parts else "none",
+            "identity": e.identity,
+            "where": e.where,
+            "line": e.line,
+        }
+        for e in entries
+    ]
+    for tracklet_id in sorted(parts):
+        given = [
+            (e.frames[0], e.frames[1]) for e in entries if e.tracklet_id == tracklet_id and e.frames
+        ]
+        rows += [
+            {
+                "tracklet_id": tracklet_id,
+                "first_frame": first,
+                "last_frame": last,
+                "status": UNLABELLED,
+                "identity": None,
+                "where": f"{tracklet_id}: crops no row names",
+                "line": 0,
+            }
+            for first, last, _ in uncovered(frames[tracklet_id], given)
+        ]
+    units = describe_spans(validation, pd.DataFrame(rows))
+    # a whole tracklet: from its first to its last crop
     whole = units["first_frame"].eq(0) & units["last_frame"].eq(2**62)
-    units.loc[whole, "first_frame"] = units.loc[whole, "tracklet_id"].map(frames.min())
-    units.loc[whole, "last_frame"] = units.loc[whole, "tracklet_id"].map(frames.max())
+    bounds = validation.groupby("tracklet_id")["frame_index"]
+    units.loc[whole, "first_frame"] = units.loc[whole, "tracklet_id"].map(bounds.min())
+    units.loc[whole, "last_frame"] = units.loc[whole, "tracklet_id"].map(bounds.max())
     units["label_version"] = None
     units["source"] = units["where"]
     units["unit"] = [
@@ -410,6 +447,10 @@ def _entry(values: dict[str, str], line: int, where: str, errors: list[tuple[int
     status = PERSON if identity else UNLABELLED
     if identity is not None and identity.casefold() in STATUS_WORDS:
         status, identity = STATUS_WORDS[identity.casefold()], None
+    elif identity is not None and identity.casefold() in RESERVED:
+        errors.append(
+            (line, f"{where}: identity {identity!r} is a reserved word, not a name; use another")
+        )
     elif identity is not None and not IDENTITY_RE.match(identity):
         errors.append(
             (

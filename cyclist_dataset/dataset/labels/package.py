@@ -38,7 +38,7 @@ from cyclist_dataset.dataset.labels.units import (
     describe_spans,
     whole,
 )
-from cyclist_dataset.dataset.labels.versions import get_version, stale_units
+from cyclist_dataset.dataset.labels.versions import LabelVersion, get_version, stale_units
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, link_or_copy
 
@@ -89,7 +89,8 @@ def export_package(root: Path, location: str, out: Path, candidates: int = 3) ->
     )
     index = CandidateIndex(chosen, embeddings, location_settings(root, location))
     matches = {t: index.candidates(t, per_camera=candidates)[0] for t in chosen.index}
-    units = _units_to_fill(root, chosen, rows)
+    version = get_version(root, None)
+    units = _units_to_fill(version, chosen, rows)
 
     with atomic_dir(out) as tmp:
         for tracklet_id, group in by_tracklet.items():
@@ -104,6 +105,8 @@ def export_package(root: Path, location: str, out: Path, candidates: int = 3) ->
             )
             link_or_copy(root / info["representative"], tmp / _representative(tracklet_id, info))
         with open(tmp / "labels.csv", "w", newline="", encoding="utf-8") as f:
+            # which labels the file starts from: an import refuses rows relabelled since
+            f.write(f"# label version: {version.name if version else 'none'}\n")
             writer = csv.writer(f)
             writer.writerow(TEMPLATE_COLUMNS)
             for unit in units.itertuples():
@@ -128,10 +131,11 @@ def export_package(root: Path, location: str, out: Path, candidates: int = 3) ->
     return ExportSummary(out, len(chosen), chosen["camera"].nunique())
 
 
-def _units_to_fill(root: Path, chosen: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
+def _units_to_fill(
+    version: LabelVersion | None, chosen: pd.DataFrame, crops: pd.DataFrame
+) -> pd.DataFrame:
     """One row per unit to label: the latest version's units of these tracklets (a split
     tracklet: one per part, with its frames), the other tracklets whole; with their labels."""
-    version = get_version(root, None)
     labels = version.labels if version is not None else None
     if labels is not None:
         labels = labels[labels["tracklet_id"].isin(chosen.index)]

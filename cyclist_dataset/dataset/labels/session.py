@@ -26,7 +26,7 @@ from cyclist_dataset.dataset.labels.candidates import (
     ColourStatistics,
     EmbeddingCache,
 )
-from cyclist_dataset.dataset.labels.carry import CarryReport, carry
+from cyclist_dataset.dataset.labels.carry import CARRY_REPORT, CarryReport, carry, carry_version
 from cyclist_dataset.dataset.labels.drafts import Draft
 from cyclist_dataset.dataset.labels.location import location_settings
 from cyclist_dataset.dataset.labels.tracklets import (
@@ -37,6 +37,7 @@ from cyclist_dataset.dataset.labels.tracklets import (
 from cyclist_dataset.dataset.labels.units import (
     JUNK,
     PERSON,
+    RESERVED,
     SPAN,
     UNLABELLED,
     UNSURE,
@@ -51,13 +52,15 @@ from cyclist_dataset.dataset.labels.versions import (
     commit_labels,
     get_version,
     list_versions,
+    recorded_overrides,
     stale_units,
+    views_of,
 )
 from cyclist_dataset.errors import UserError
 
-STATUS_FILTERS = ("all", "unlabelled", "labelled", "unsure", "junk", "review")
+# partial: a split tracklet with a part still unlabelled
+STATUS_FILTERS = ("all", "unlabelled", "partial", "labelled", "unsure", "junk", "review")
 PAGE_SIZE = 50
-CARRY_REPORT = "carry_report.json"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,9 @@ class Session:
         annotator: str,
         model: AppearanceModel | None = None,
         progress: Callable[[int, int], None] | None = None,
+        exclusive: bool = False,
     ) -> None:
+        """``exclusive``: hold the draft (``held_draft``) so that no other server opens it."""
         self.root = Path(root)
         all_crops = read_crops(self.root)
         validation = all_crops[all_crops["split"] == "validation"]
@@ -114,7 +119,9 @@ class Session:
         self.zone = location_timezones(self.root).get(location, "UTC")
         # the local time of day each tracklet starts, for the queue's time filter
         self.local_start = self.tracklets["start"].dt.tz_convert(self.zone).dt.strftime("%H:%M:%S")
-        self.draft = Draft(self.root, annotator)
+        self.draft = Draft(self.root, location, annotator)
+        self.made_in: dict[str, str] = {}  # tracklet -> the latest version that labelled it
+        self.held_draft = self.draft.hold() if exclusive else None
         self.annotator = annotator
         self.carry_report = self._carry_if_stale()
         cache = EmbeddingCache(self.root, model or ColourStatistics())
@@ -131,6 +138,7 @@ class Session:
         self.version = version
         labels = version.labels if version is not None else None
         self.base_records: dict[str, dict] = {}
+        self.made_in = {}  # tracklet -> the latest version that labelled it
         self.other_locations = pd.DataFrame()
         if labels is not None:
             here = labels[labels["location"] == self.location]
@@ -140,6 +148,7 @@ class Session:
                     "tracklet_id": str(tracklet_id),
                     "parts": [_part(r) for r in rows.sort_values("first_frame").itertuples()],
                 }
+                self.made_in[str(tracklet_id)] = _latest(rows["label_version"])
         self.draft_records = self.draft.records()
         self.records = {**self.base_records, **self.draft_records}
         self._units = self._units_frame()
@@ -179,7 +188,8 @@ class Session:
                 where=self.other_locations["label_version"], unit=None, line=0
             )
             units = pd.concat([units, others], ignore_index=True)
-        return rules.problems(units, {self.location: self.settings.overlapping_views})
+        views = views_of(self.root, set(units["location"]), recorded_overrides(self.version))
+        return rules.problems(units, views)
 
     def record(self, tracklet_id: str) -> dict:
         """A tracklet's parts with their labels (one unlabelled part when it has no record)."""
@@ -201,7 +211,7 @@ class Session:
         }
 
     def status(self, tracklet_id: str) -> str:
-        """unlabelled | labelled | unsure | junk | review, for the queue's filter."""
+        """unlabelled | partial | labelled | unsure | junk | review, for the queue's filter."""
         self._known(tracklet_id)
         return self.statuses[tracklet_id]
 
@@ -209,6 +219,8 @@ class Session:
         statuses = {p["status"] for p in self.record(tracklet_id)["parts"]}
         if tracklet_id in self.review and tracklet_id not in self.draft_records:
             return "review"
+        if UNLABELLED in statuses and len(statuses) > 1:
+            return "partial"
         for status, name in ((PERSON, "labelled"), (UNSURE, "unsure"), (JUNK, "junk")):
             if status in statuses:
                 return name
@@ -381,22 +393,23 @@ class Session:
         the unit's label; ``confirm``: the labels as they are (reviewed after a carry);
         ``split`` (``at_frame``): the unit is cut before that frame, the new part unlabelled;
         ``unsplit`` (``at_frame``): the part starting there joins the one before."""
+        self.refresh()
         op = action.get("op")
         tracklet_id = str(action.get("tracklet_id", ""))
         record = _copy(self.record(tracklet_id))
         changed = [record]
         if op == "split":
-            _split(record, int(action["at_frame"]), self.crops_of[tracklet_id])
+            _split(record, _frame(action, "at_frame"), self.crops_of[tracklet_id])
             what = f"split {tracklet_id} at frame {action['at_frame']}"
         elif op == "unsplit":
-            _unsplit(record, int(action["at_frame"]))
+            _unsplit(record, _frame(action, "at_frame"))
             what = f"joined the parts of {tracklet_id} at frame {action['at_frame']}"
         else:
-            part = _find_part(record, action.get("first_frame"))
+            part = _find_part(record, _optional_frame(action, "first_frame"))
             if op == "same":
                 other_id = str(action.get("other", ""))
                 other = _copy(self.record(other_id))
-                other_part = _find_part(other, action.get("other_first_frame"))
+                other_part = _find_part(other, _optional_frame(action, "other_first_frame"))
                 if other_part["status"] == PERSON:
                     identity = other_part["identity"]
                 elif other_part["status"] in (JUNK, UNSURE):
@@ -417,12 +430,13 @@ class Session:
                 what = f"{tracklet_id}: new identity {part['identity']}"
             elif op == "name":
                 identity = str(action.get("identity", "")).strip()
-                if not re.fullmatch(
-                    r"[A-Za-z0-9][A-Za-z0-9_.-]*", identity
-                ) or identity.casefold() in (JUNK, UNSURE):
+                if (
+                    not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", identity)
+                    or identity.casefold() in RESERVED
+                ):
                     raise UserError(
                         f"identity {identity!r}: use letters, digits, _ . - (starting with a "
-                        "letter or digit); junk and unsure are not names"
+                        "letter or digit); junk, unsure, unlabelled, person, none are not names"
                     )
                 _set(part, PERSON, identity)
                 what = f"{tracklet_id}: identity {identity}"
@@ -441,6 +455,13 @@ class Session:
         )
         self._reload()
 
+    def refresh(self) -> None:
+        """Another annotator's commit since the last look: see it (the labels shown, and what an
+        action's record is made against)."""
+        latest = get_version(self.root, None)
+        if (latest.name if latest else None) != (self.version.name if self.version else None):
+            self._reload()
+
     def undo(self) -> str | None:
         """Take back the latest action; what it was (None: nothing to undo)."""
         what = self.draft.last_action()
@@ -450,7 +471,18 @@ class Session:
         return what
 
     def _new_identity(self) -> str:
+        """The first free p1, p2, ... at this location: not in the latest version, nor in any
+        annotator's draft (two annotators pressing n must not both make "p1")."""
         taken = {name.casefold() for name in self.identities()}
+        for path in sorted(self.draft.path.parent.glob("*.jsonl")):
+            if path != self.draft.path:
+                other = Draft(self.root, self.location, path.stem).records().values()
+                taken |= {
+                    str(p["identity"]).casefold()
+                    for record in other
+                    for p in record["parts"]
+                    if p["status"] == PERSON
+                }
         if len(self.other_locations):
             taken |= {str(i).casefold() for i in self.other_locations["identity"].dropna()}
         n = 1
@@ -467,6 +499,8 @@ class Session:
         ]
         return {
             "tracklet_id": tracklet_id,
+            # the labels this record was made against: a later commit by someone else conflicts
+            "base": self.made_in.get(tracklet_id),
             "video_id": str(self.tracklets.at[tracklet_id, "video_id"]),
             "fingerprint": str(self.tracklets.at[tracklet_id, "fingerprint"]),
             "parts": parts,
@@ -486,9 +520,17 @@ class Session:
             raise UserError("nothing to commit: the draft has no changes")
         units = self._units[self._units["tracklet_id"].isin(list(draft))]
         units = units[units["status"].isin([PERSON, JUNK, UNSURE, UNLABELLED])]
+        changes = Changes(
+            units,
+            anchors(self.crops, units),
+            frozenset(draft),
+            as_of={t: record.get("base") for t, record in draft.items()},
+            conflict_hint="open it, check its labels, and label it again (a keeps yours)",
+            reviewed=frozenset(t for t in draft if t in self.review),
+        )
         version = commit_labels(
             self.root,
-            Changes(units, anchors(self.crops, units), frozenset(draft)),
+            changes,
             self.all_crops,
             title=f"draft of {self.annotator}: not committed",
             by=self.annotator,
@@ -506,10 +548,15 @@ class Session:
         report = None
         version = get_version(self.root, None)
         if version is not None:
-            here = version.labels[version.labels["location"] == self.location]
-            if len(stale_units(here, self.all_crops)):
-                report = carry_version(self.root, version, self.all_crops, {self.location})[1]
+            # every location's: a version never holds stale labels
+            if len(stale_units(version.labels, self.all_crops)):
+                report = carry_version(self.root, self.all_crops)[1]
         draft = self.draft.records()
+        if version is not None:  # what the carried draft records are made against
+            now = get_version(self.root, None)
+            assert now is not None
+            here = now.labels[now.labels["location"] == self.location]
+            self.made_in = here.groupby("tracklet_id")["label_version"].agg(_latest).to_dict()
         stale = [
             r
             for t, r in draft.items()
@@ -545,12 +592,12 @@ class Session:
         if carried is None:
             return found
         report = json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8"))
-        latest = get_version(self.root, None)
-        relabelled: set[str] = set()
-        if latest is not None:
-            labels = latest.labels
+        later = [v for v in list_versions(self.root) if int(v.name[1:]) > int(carried.name[1:])]
+        relabelled = {t for v in later for t in v.meta.get("reviewed", [])}
+        if later:
+            labels = later[-1].labels
             newer = labels["label_version"].map(lambda v: int(v[1:])) > int(carried.name[1:])
-            relabelled = set(labels.loc[newer, "tracklet_id"])
+            relabelled |= set(labels.loc[newer, "tracklet_id"])
         for item in report.get("review", []):
             if item["tracklet_id"] not in relabelled:
                 found.setdefault(item["tracklet_id"], item["why"])
@@ -564,38 +611,8 @@ class Session:
         return json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8")).get("lost", [])
 
 
-def carry_version(
-    root: Path, version: LabelVersion, crops: pd.DataFrame, locations: set[str] | None = None
-) -> tuple[LabelVersion, CarryReport]:
-    """Carry a label version's labels (of ``locations``; default all) to today's tracklets as the
-    next version, with the report in it (``carry_report.json``)."""
-    labels = version.labels
-    if locations is not None:
-        labels = labels[labels["location"].isin(locations)]
-    if len(labels) and version.anchors.empty:
-        raise UserError(
-            f"label version {version.name} keeps no boxes (made by cyclist-dataset 0.1), so its "
-            "labels cannot be carried; relabel (labels export, then labels import)"
-        )
-    carried = carry(labels, version.anchors, crops)
-    locations = set(labels["location"]) if locations is None else locations
-    made = commit_labels(
-        root,
-        Changes(
-            carried.units,
-            anchors(crops, carried.units),
-            frozenset(carried.units["tracklet_id"]),
-            frozenset(locations),
-        ),
-        crops,
-        title=f"labels carried from {version.name}: not kept",
-        # the checks the labels passed when they were made
-        overlapping_views=version.meta.get("overlapping_views_override"),
-        by="carry",
-        source={"source": "carry", "carried_from": version.name, "carry": carried.report.summary()},
-        extra={CARRY_REPORT: json.dumps(carried.report.as_dict(), indent=2, sort_keys=True) + "\n"},
-    )
-    return made, carried.report
+def _latest(versions) -> str:
+    return max(versions, key=lambda v: int(v[1:]))
 
 
 def _latest_carry(root: Path) -> LabelVersion | None:
@@ -638,11 +655,23 @@ def _copy(record: dict) -> dict:
     return {"tracklet_id": record["tracklet_id"], "parts": [dict(p) for p in record["parts"]]}
 
 
-def _find_part(record: dict, first_frame) -> dict:
+def _optional_frame(action: dict, key: str) -> int | None:
+    return None if action.get(key) is None else _frame(action, key)
+
+
+def _frame(action: dict, key: str) -> int:
+    """A frame number of an action (an app's request: anything may come)."""
+    value = action.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise UserError(f"{key}: a frame number is needed, got {value!r}")
+    return int(value)
+
+
+def _find_part(record: dict, first_frame: int | None) -> dict:
     if first_frame is None:
         return record["parts"][0]
     for part in record["parts"]:
-        if part["first_frame"] == int(first_frame):
+        if part["first_frame"] == first_frame:
             return part
     raise UserError(f"{record['tracklet_id']} has no part starting at frame {first_frame}")
 

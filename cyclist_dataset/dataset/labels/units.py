@@ -9,6 +9,7 @@ renumbers tracklets can carry the label on (``carry``).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cyclist_dataset.core import schemas
@@ -20,6 +21,8 @@ STATUSES = (PERSON, JUNK, UNSURE, UNLABELLED)
 # Left out of the test data: junk is not a person; an unsure unit may show a labelled person, and as
 # a distractor it would count a right match as wrong.
 EXCLUDED = (JUNK, UNSURE)
+# Words that are statuses, not names: an identity may not be one of them (any case).
+RESERVED = frozenset({*STATUSES, "none"})
 SPAN = ["tracklet_id", "first_frame", "last_frame"]
 UNIT = ["tracklet_id", "first_frame"]
 
@@ -42,10 +45,23 @@ def assign(crops: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     return joined[inside].reset_index(drop=True)
 
 
+def uncovered(frames: np.ndarray, spans: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """The runs of a tracklet's crop frames (sorted) that no span (first, last) holds: (first
+    frame, last frame, crops) each. The parts of a split tracklet always cover all its crops (the
+    runs become unlabelled parts), so that a crop outside them means the tracklet has grown."""
+    edges = [int(frames[0]) - 1, *(x for span in sorted(spans) for x in span), int(frames[-1]) + 1]
+    found = []
+    for after, before in zip(edges[0::2], edges[1::2], strict=True):
+        run = frames[(frames > after) & (frames < before)]
+        if len(run):
+            found.append((int(run.min()), int(run.max()), len(run)))
+    return found
+
+
 def describe_spans(crops: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     """``spans`` (tracklet_id, first_frame, last_frame, any other columns) with what the crops say
     of each: location, camera, video, start, end, crops, fingerprint, representative crop. The
-    span's own first/last frame are narrowed to its crops; a span without crops gets n_crops 0."""
+    span keeps its own first and last frame; a span without crops gets n_crops 0."""
     spans = spans.reset_index(drop=True)
     inside = assign(crops, spans[SPAN])
     table = describe(inside, inside["tracklet_id"] + "@" + inside["first_frame"].astype(str))

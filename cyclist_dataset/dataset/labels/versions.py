@@ -117,8 +117,9 @@ def get_version(root: Path, name: str | None) -> LabelVersion | None:
 
 
 def stale_units(labels: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
-    """The labelled units whose crops are no longer what was labelled (a rerun changed or
-    renumbered the tracklets): their fingerprint over today's validation crops differs."""
+    """The labelled units that are no longer what was labelled (a rerun changed, renumbered or
+    lengthened the tracklets): their fingerprint over today's validation crops differs, or their
+    tracklet now has crops none of its units holds."""
     if labels.empty:
         return labels
     validation = crops[crops["split"] == "validation"]
@@ -128,10 +129,15 @@ def stale_units(labels: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
             inside, inside["tracklet_id"] + "@" + inside["first_frame"].astype(str)
         )
         if len(inside)
-        else pd.Series(dtype=str)
+        else pd.Series(dtype=object)
     )
     keys = labels["tracklet_id"] + "@" + labels["first_frame"].astype(str)
-    return labels[keys.map(now).fillna("").to_numpy() != labels["fingerprint"].to_numpy()]
+    changed = keys.map(now).astype(object).fillna("").to_numpy() != labels["fingerprint"].to_numpy()
+    crops_now = validation[validation["tracklet_id"].isin(labels["tracklet_id"])]
+    total = crops_now.groupby("tracklet_id").size()
+    held = inside.groupby("tracklet_id").size().reindex(total.index, fill_value=0)
+    grown = set(total.index[total > held])
+    return labels[changed | labels["tracklet_id"].isin(grown).to_numpy()]
 
 
 def labels_out_of_date(root: Path) -> str | None:
@@ -163,6 +169,13 @@ class Changes:
     anchors: pd.DataFrame
     touched: frozenset[str]
     replace_locations: frozenset[str] = frozenset()
+    # Per touched tracklet, the label version its new labels were made against (None: it had no
+    # label then). A tracklet labelled differently in a later version is a conflict: another
+    # annotator, or another file, got there first. None: no check.
+    as_of: dict[str, str | None] | None = None
+    conflict_hint: str = ""  # what to do about a conflict, in the caller's words
+    # tracklets checked again after a carry (their labels may be unchanged)
+    reviewed: frozenset[str] = frozenset()
 
 
 def commit_labels(
@@ -193,16 +206,17 @@ def commit_labels(
         dropped = old["location"].isin(changes.replace_locations) | old["tracklet_id"].isin(
             changes.touched
         )
-        kept = _anchored(old[~dropped], crops)
-        locations = sorted(set(changes.units["location"]) | set(changes.replace_locations))
-        stale = stale_units(kept[kept["location"].isin(locations)], crops)
+        # Every label kept must still be on what was labelled: a version never holds stale ones.
+        stale = stale_units(old[~dropped], crops)
         if len(stale):
             raise UserError(
                 f"{title}: the latest label version {previous.name if previous else ''} has "
-                f"{len(stale)} label(s) at {', '.join(locations)} made on tracklets a rerun has "
-                f"since changed (e.g. {', '.join(stale['tracklet_id'][:3])}); carry them to "
-                f"today's tracklets first: cyclist-dataset labels carry {root}"
+                f"{len(stale)} label(s) at {', '.join(sorted(set(stale['location'])))} made on "
+                "tracklets a rerun has since changed (e.g. "
+                f"{', '.join(stale['tracklet_id'][:3])}); carry them to today's tracklets "
+                f"first: cyclist-dataset labels carry {root}"
             )
+        kept = _anchored(old[~dropped], crops)
         parts = kept.groupby("tracklet_id")["first_frame"].transform("size")
         kept = kept.assign(
             where=kept["label_version"],
@@ -213,19 +227,21 @@ def commit_labels(
             line=0,
         )
         merged = pd.concat([kept, changes.units], ignore_index=True)
-        views = {
-            loc: overlapping_views
-            if overlapping_views is not None
-            else location_settings(root, loc).overlapping_views
-            for loc in merged["location"].unique()
-        }
+        conflicts = _conflicts(old, changes)
+        if conflicts:
+            raise_problems(title, conflicts)
+        overrides = recorded_overrides(previous)
+        if overlapping_views is not None:
+            for loc in set(changes.units["location"]) | changes.replace_locations:
+                overrides[loc] = overlapping_views
+        views = views_of(root, merged["location"].unique(), overrides)
         found = rules.problems(merged, views)
         if found:
             raise_problems(title, [p.message for p in found])
         merged = merged.drop(columns=["where", "line", "unit"], errors="ignore").sort_values(
             ["location", "camera", "tracklet_id", "first_frame"]
         )
-        if previous is not None and _same(merged, old):
+        if previous is not None and _same(merged, old) and not changes.reviewed:
             return LabelVersion(previous.name, previous.path, created=False)
 
         name = f"v{(int(previous.name[1:]) if previous else 0) + 1:04d}"
@@ -236,7 +252,10 @@ def commit_labels(
         anchors = pd.concat(
             [old_anchors.merge(kept[UNIT], on=UNIT), changes.anchors], ignore_index=True
         )
-        meta = _meta(root, name, merged, crops, previous, by, source)
+        meta = _meta(root, name, merged, crops, previous, by, source) | {
+            "overlapping_views_overrides": overrides,
+            "reviewed": sorted(changes.reviewed),
+        }
         with atomic_dir(folder / name) as tmp:
             pq.write_table(
                 schemas.from_pandas(schemas.LABELS, merged.reset_index(drop=True)),
@@ -274,6 +293,52 @@ def _anchored(kept: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
     for column in ("video_id", "start", "end", "n_crops", "first_frame", "last_frame"):
         filled.loc[index, column] = whole.loc[rows[present], column].to_numpy()
     return filled
+
+
+def recorded_overrides(version: LabelVersion | None) -> dict[str, bool]:
+    """The locations whose overlapping views a version's labels were checked with an override
+    (``labels import --overlapping-views``): later commits check them the same way."""
+    if version is None:
+        return {}
+    meta = version.meta
+    found = dict(meta.get("overlapping_views_overrides", {}))
+    if meta.get("overlapping_views") and "overlapping_views_overrides" not in meta:  # 0.1
+        found.update({loc: True for loc in meta.get("locations_replaced", [])})
+    return found
+
+
+def views_of(root: Path, locations, overrides: dict[str, bool]) -> dict[str, bool]:
+    """Per location, whether its cameras' views overlap: an override, else its pipeline file's
+    setting as the last run recorded it."""
+    return {
+        loc: overrides.get(loc, location_settings(root, loc).overlapping_views) for loc in locations
+    }
+
+
+def _number(version: str) -> int:
+    return int(version[1:])
+
+
+def _conflicts(old: pd.DataFrame, changes: Changes) -> list[str]:
+    """Touched tracklets labelled differently in a version later than the one their new labels
+    were made against."""
+    if changes.as_of is None or old.empty:
+        return []
+    found = []
+    for tracklet_id, as_of in sorted(changes.as_of.items()):
+        rows = old[old["tracklet_id"] == tracklet_id]
+        if rows.empty:
+            continue
+        current = max(rows["label_version"], key=_number)
+        if as_of is not None and _number(current) <= _number(as_of):
+            continue
+        if _same(changes.units[changes.units["tracklet_id"] == tracklet_id], rows):
+            continue
+        found.append(
+            f"{tracklet_id} was labelled again in {current} after these labels were made (on "
+            f"{as_of or 'no label'}); {changes.conflict_hint}".rstrip("; ")
+        )
+    return found
 
 
 def raise_problems(title: str, messages: list[str]) -> None:
