@@ -134,6 +134,7 @@ def _api(app: FastAPI, session: Session, lock: threading.Lock) -> None:
     @app.get("/api/tracklets/{tracklet_id}")
     def tracklet_json(tracklet_id: str) -> dict:
         with lock:
+            session.refresh()
             return session.tracklet(tracklet_id)
 
     @app.get("/api/queue")
@@ -141,6 +142,7 @@ def _api(app: FastAPI, session: Session, lock: threading.Lock) -> None:
         camera: str = "", status: str = "all", start: str = "", end: str = "", page: int = 1
     ) -> dict:
         with lock:
+            session.refresh()
             found = session.queue(camera or None, status, start or None, end or None, page)
             return found.__dict__
 

@@ -342,19 +342,22 @@ def test_an_older_package_cannot_undo_labels_made_since(ws, tmp_path):
     act(c, op="name", tracklet_id="town_A_t0002", identity="p9")
     c.post("/api/commit", json={})  # v0002
     package = (tmp_path / "package" / "labels.csv").read_text(encoding="utf-8")
+    # saved by a spreadsheet: the marker line quoted and padded with empty cells
+    package = package.replace("# label version: v0001", '"# label version: v0001",,,,,,,,')
     edited = package.replace("crops/town_B_t0001.jpg,", "crops/town_B_t0001.jpg,p1")
-    # its row of town_A_t0002 is empty: as exported, before p9 was given
+    # its row of town_A_t0002 is still empty, as exported: no change, p9 stays
     (tmp_path / "edited.csv").write_text(edited, encoding="utf-8")
-    with pytest.raises(Exception, match=r"town_A_t0002 was labelled again in v0002 .* export"):
-        import_labels(ws, tmp_path / "edited.csv")
-    without = "\n".join(line for line in edited.splitlines() if "town_A_t0002" not in line)
-    (tmp_path / "without.csv").write_text(without + "\n", encoding="utf-8")
-    labels = import_labels(ws, tmp_path / "without.csv").labels.set_index("tracklet_id")
+    labels = import_labels(ws, tmp_path / "edited.csv").labels.set_index("tracklet_id")
     assert labels["identity"].to_dict() == {
         "town_A_t0001": "p1",
         "town_A_t0002": "p9",
         "town_B_t0001": "p1",
     }
+    # a row changed in the file, of a tracklet labelled since the export: refused
+    relabelled = edited.replace("crops/town_A_t0002.jpg,", "crops/town_A_t0002.jpg,p5")
+    (tmp_path / "relabelled.csv").write_text(relabelled, encoding="utf-8")
+    with pytest.raises(Exception, match=r"town_A_t0002 was labelled again in v0002 .* export"):
+        import_labels(ws, tmp_path / "relabelled.csv")
 
 
 def test_a_grown_tracklet_is_stale_and_its_new_crops_are_split_off(ws):
@@ -451,3 +454,47 @@ def test_a_split_tracklet_with_an_unlabelled_part_is_still_to_do(ws):
         "town_A_t0001"
     ]
     assert "4 to do of 4" in c.get("/queue").text
+
+
+def test_a_conflict_is_not_forgotten_when_the_annotator_acts_on_the_tracklet_again(ws):
+    ana, ben = client(ws, "ana"), client(ws, "ben")
+    act(ana, op="name", tracklet_id="town_A_t0001", identity="walker")
+    act(ben, op="unsure", tracklet_id="town_A_t0001")
+    ben.post("/api/commit", json={})
+    # ana sees what ben committed, and acting again does not make it hers
+    shown = ana.get("/api/tracklets/town_A_t0001").json()["committed_since"]
+    assert shown == {"version": "v0001", "labels": ["unsure"]}
+    frames = [x["frame"] for x in ana.get("/api/tracklets/town_A_t0001").json()["crops"]]
+    act(ana, op="split", tracklet_id="town_A_t0001", at_frame=frames[2])
+    assert ana.post("/api/commit", json={}).status_code == 400
+    assert "committed other labels" in ana.get("/tracklets/town_A_t0001").text
+
+
+def test_new_identities_are_unique_over_locations(ws):
+    town_, city = client(ws, "ana"), client(ws, "bob", location="city")
+    act(town_, op="new", tracklet_id="town_A_t0001")
+    act(city, op="new", tracklet_id="city_C_t0001")
+    assert labels_of(town_, "town_A_t0001") == ["p1"] and labels_of(city, "city_C_t0001") == ["p2"]
+
+
+def test_a_cleared_label_in_a_draft_is_carried_over_a_rerun(ws, tmp_path):
+    import_labels(ws, _csv(tmp_path / "a.csv", "town_A_t0001,p1"))
+    c = client(ws)
+    act(c, op="clear", tracklet_id="town_A_t0001")  # in the draft only
+    path = ws / "manifests" / "crops" / "town_A.parquet"
+    frame = pd.read_parquet(path)
+    frame["tracklet_id"] = frame["tracklet_id"].str.replace("_t000", "_t030")
+    pq.write_table(schemas.from_pandas(schemas.CROPS, frame), path)
+    again = Session(ws, "town", "ana")
+    assert again.status("town_A_t0301") == "unlabelled"  # the clearing holds, p1 does not return
+    assert (
+        list_versions(ws)[-1].labels.set_index("tracklet_id").at["town_A_t0301", "identity"] == "p1"
+    )
+
+
+def test_a_frame_number_must_be_plain_digits(ws):
+    c = client(ws)
+    response = c.post(
+        "/api/actions", json={"op": "split", "tracklet_id": "town_A_t0001", "at_frame": "²"}
+    )
+    assert response.status_code == 400 and "frame number" in response.json()["error"]

@@ -23,6 +23,7 @@ def labels_on(crops: pd.DataFrame, rows: list[tuple[str, int, int, str]]) -> tup
         [
             {
                 "tracklet_id": t,
+                "location": "l",
                 "first_frame": first,
                 "last_frame": last,
                 "status": label if label in ("junk", "unsure") else "person",

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cyclist_dataset.core.geometry import BOX_COLUMNS, iou_pairs
+from cyclist_dataset.dataset.labels import rules
 from cyclist_dataset.dataset.labels.units import (
     SPAN,
     UNLABELLED,
@@ -38,7 +39,9 @@ from cyclist_dataset.dataset.labels.versions import (
     LabelVersion,
     commit_labels,
     get_version,
+    recorded_overrides,
     stale_units,
+    views_of,
 )
 from cyclist_dataset.errors import UserError
 
@@ -85,13 +88,19 @@ def _label(row) -> str:
     return row.identity if row.status == "person" else row.status
 
 
-def carry(labels: pd.DataFrame, anchors: pd.DataFrame, crops: pd.DataFrame) -> Carried:
+def carry(
+    labels: pd.DataFrame,
+    anchors: pd.DataFrame,
+    crops: pd.DataFrame,
+    keep_unlabelled: bool = False,
+) -> Carried:
     """Today's label units for ``labels`` (with their ``anchors``) on today's ``crops`` (the split
-    manifest; only validation crops are labelled)."""
+    manifest; only validation crops are labelled). ``keep_unlabelled``: a tracklet carried whole
+    as unlabelled keeps its row (a draft's cleared label), instead of having none."""
     crops = crops[crops["split"] == "validation"]
     old = anchors.merge(
         _with_version(labels)[
-            ["tracklet_id", "first_frame", "status", "identity", "label_version"]
+            ["tracklet_id", "first_frame", "location", "status", "identity", "label_version"]
         ],
         on=["tracklet_id", "first_frame"],
     )
@@ -130,13 +139,14 @@ def carry(labels: pd.DataFrame, anchors: pd.DataFrame, crops: pd.DataFrame) -> C
         for span, part in found:
             spans.append(span)
             sources[unit_key(tracklet_id, span["first_frame"])] = set(part["old_unit"])
-    units = _describe(spans, crops)
+    units = _describe(spans, crops, keep_unlabelled)
     _classify(report, units, sources, old)
     unanchored = labels[~_keys(labels).isin(old["old_unit"]) & (labels["status"] != UNLABELLED)]
     for row in unanchored.itertuples():
         report.lost.append(
             {
                 "unit": unit_key(row.tracklet_id, row.first_frame),
+                "location": row.location,
                 "label": _label(row),
                 "why": "no boxes were kept of it (a version made by cyclist-dataset 0.1) and its "
                 "tracklet has changed since",
@@ -233,7 +243,7 @@ def _with_version(labels: pd.DataFrame) -> pd.DataFrame:
     return labels if "label_version" in labels else labels.assign(label_version=None)
 
 
-def _describe(spans: list[dict], crops: pd.DataFrame) -> pd.DataFrame:
+def _describe(spans: list[dict], crops: pd.DataFrame, keep_unlabelled: bool) -> pd.DataFrame:
     if not spans:
         frame = pd.DataFrame(
             columns=[*SPAN, "status", "identity", "where", "line", "source", "label_version"]
@@ -243,7 +253,7 @@ def _describe(spans: list[dict], crops: pd.DataFrame) -> pd.DataFrame:
     units = describe_spans(crops, frame)
     # A tracklet carried whole keeps no "unlabelled" row; its parts do (they keep the split).
     parts = units.groupby("tracklet_id")["first_frame"].transform("size")
-    units = units[(units["status"] != UNLABELLED) | (parts > 1)]
+    units = units[(units["status"] != UNLABELLED) | (parts > 1) | keep_unlabelled]
     return units.reset_index(drop=True)
 
 
@@ -269,6 +279,7 @@ def _classify(
             report.lost.append(
                 {
                     "unit": unit,
+                    "location": group["location"].iloc[0],
                     "label": group["label"].iloc[0],
                     "why": "none of its crops is in a tracklet of today that could take its label",
                 }
@@ -291,12 +302,15 @@ def carry_version(
     if boxes.empty and len(labels):  # made by 0.1: the labels still fresh are today's boxes
         boxes = anchors(crops, labels.drop(stale_units(labels, crops).index))
     carried = carry(labels, boxes, crops)
+    units = _without_impossible(
+        carried, views_of(root, set(labels["location"]), recorded_overrides(version))
+    )
     made = commit_labels(
         root,
         Changes(
-            carried.units,
-            anchors(crops, carried.units),
-            frozenset(carried.units["tracklet_id"]),
+            units,
+            anchors(crops, units),
+            frozenset(units["tracklet_id"]),
             frozenset(locations if locations is not None else labels["location"]),
         ),
         crops,
@@ -306,3 +320,32 @@ def carry_version(
         extra={CARRY_REPORT: json.dumps(carried.report.as_dict(), indent=2, sort_keys=True) + "\n"},
     )
     return made, carried.report
+
+
+def _without_impossible(carried: Carried, views: dict[str, bool]) -> pd.DataFrame:
+    """The carried units, those that break a rule left unlabelled and listed for review (two
+    labels a rerun joined can make one person be at two places at once): a carry never stops
+    the labelling."""
+    units = carried.units.copy()
+    found = rules.problems(units.assign(where="", unit=None, line=0), views)
+    bad = {key: p.message for p in found for key in p.units}
+    if not bad:
+        return units
+    keys = _keys(units)
+    for row, key in zip(units.itertuples(), keys, strict=True):
+        if key in bad:
+            carried.report.review.append(
+                {
+                    "tracklet_id": row.tracklet_id,
+                    "frames": [int(row.first_frame), int(row.last_frame)],
+                    "why": f"its carried label {row.identity or row.status!r} breaks a rule "
+                    f"({bad[key]}); it was left unlabelled",
+                }
+            )
+    units.loc[keys.isin(bad).to_numpy(), ["status", "identity", "label_version"]] = [
+        UNLABELLED,
+        None,
+        None,
+    ]
+    parts = units.groupby("tracklet_id")["first_frame"].transform("size")
+    return units[(units["status"] != UNLABELLED) | (parts > 1)].reset_index(drop=True)

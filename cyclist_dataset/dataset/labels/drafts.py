@@ -112,6 +112,17 @@ class Draft:
                 state[record["tracklet_id"]] = record
         return state
 
+    def carry_report(self) -> dict:
+        """The report of the latest carry of this draft's records (a ``reset``), unless a commit
+        came after it."""
+        found: dict = {}
+        for event in self.events:
+            if event.get("op") == "reset":
+                found = event.get("report", {})
+            elif event.get("op") == "committed":
+                found = {}
+        return found
+
     def can_undo(self) -> bool:
         depth = 0
         for event in self.events:
@@ -139,3 +150,35 @@ class Draft:
             elif op in ("reset", "committed"):
                 stack = []
         return stack[-1] if stack else None
+
+
+def draft_identities(path: Path) -> set[str]:
+    """The identities another annotator's draft gives, read without touching the file (a torn
+    last line, or a damaged draft, is simply not read)."""
+    names: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    except OSError:
+        return names
+    stack: list[list[dict]] = []
+    base: list[dict] = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        op = event.get("op") if isinstance(event, dict) else None
+        if op == "set":
+            stack.append(event.get("records", []))
+        elif op == "undo" and stack:
+            stack.pop()
+        elif op == "reset":
+            base, stack = event.get("records", []), []
+        elif op == "committed":
+            base, stack = [], []
+    for records in [base, *stack]:
+        for record in records:
+            for part in record.get("parts", []):
+                if part.get("status") == "person" and part.get("identity"):
+                    names.add(str(part["identity"]))
+    return names

@@ -38,6 +38,7 @@ from cyclist_dataset.dataset.labels.versions import (
     Changes,
     LabelVersion,
     commit_labels,
+    get_version,
     list_versions,
     raise_problems,
 )
@@ -111,9 +112,13 @@ def import_labels(
         errors.sort(key=lambda item: item[0])
         raise_problems(title, [message for _, message in errors])
     assert units is not None
+    said, base = _exported_from(data)
+    if said and not replace:  # rows left as exported change nothing, nor undo later labels
+        unchanged = _as_exported(units, root, base)
+        units = units[~units["tracklet_id"].isin(unchanged)]
+        valid = [e for e in valid if e.tracklet_id not in unchanged]
     labelled = units[units["status"] != "none"].reset_index(drop=True)
     touched = frozenset(e.tracklet_id for e in valid)
-    said, base = _exported_from(data)
     changes = Changes(
         units=labelled,
         anchors=anchors(crops, labelled),
@@ -145,10 +150,41 @@ def import_labels(
 def _exported_from(data: bytes) -> tuple[bool, str | None]:
     """Whether the file says which label version it was exported from (its labels.csv does, in a
     comment line: "# label version: v0003", or "none"), and which."""
-    found = re.search(rb"^# label version: (v\d{4,}|none)\s*$", data[:4096], re.MULTILINE)
+    # a spreadsheet may quote the line and pad it with empty cells: "# label version: v0003",,,
+    found = re.search(
+        rb'^"?# label version: (v\d{4,}|none)"?[,;\t ]*\r?$', data[:4096], re.MULTILINE
+    )
     if found is None:
         return False, None
     return True, None if found[1] == b"none" else found[1].decode()
+
+
+def _as_exported(units: pd.DataFrame, root: Path, base: str | None) -> set[str]:
+    """The tracklets whose rows the file gives exactly as the package's label version had them
+    (no label, or the same parts and labels)."""
+    version = get_version(root, base) if base is not None else None
+    labels = version.labels if version is not None else None
+
+    def parts(frame: pd.DataFrame) -> list[tuple]:
+        rows = frame[frame["status"] != "none"]
+        return sorted(
+            (
+                int(r.first_frame),
+                int(r.last_frame),
+                r.status,
+                r.identity if isinstance(r.identity, str) else None,
+            )
+            for r in rows.itertuples()
+        )
+
+    found = set()
+    for tracklet_id, mine in units.groupby("tracklet_id"):
+        before = (
+            labels[labels["tracklet_id"] == tracklet_id] if labels is not None else mine.iloc[:0]
+        )
+        if parts(mine) == parts(before):
+            found.add(str(tracklet_id))
+    return found
 
 
 def _units(entries: list[_Entry], crops: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from cyclist_dataset.dataset.labels.candidates import (
     EmbeddingCache,
 )
 from cyclist_dataset.dataset.labels.carry import CARRY_REPORT, CarryReport, carry, carry_version
-from cyclist_dataset.dataset.labels.drafts import Draft
+from cyclist_dataset.dataset.labels.drafts import Draft, draft_identities
 from cyclist_dataset.dataset.labels.location import location_settings
 from cyclist_dataset.dataset.labels.tracklets import (
     location_timezones,
@@ -50,6 +50,7 @@ from cyclist_dataset.dataset.labels.versions import (
     Changes,
     LabelVersion,
     commit_labels,
+    completed,
     get_version,
     list_versions,
     recorded_overrides,
@@ -136,7 +137,8 @@ class Session:
     def _reload(self) -> None:
         version = get_version(self.root, None)
         self.version = version
-        labels = version.labels if version is not None else None
+        # (labels of a 0.1 version get their frames and times from today's crops)
+        labels = completed(version.labels, self.all_crops) if version is not None else None
         self.base_records: dict[str, dict] = {}
         self.made_in = {}  # tracklet -> the latest version that labelled it
         self.other_locations = pd.DataFrame()
@@ -348,8 +350,21 @@ class Session:
             "candidates": cameras,
             "fragments": same,
             "sightings": self._sightings(tracklet_id),
+            "committed_since": self._committed_since(tracklet_id),
             "problems": [p.message for p in self.problems if keys & set(p.units)],
         }
+
+    def _committed_since(self, tracklet_id: str) -> dict | None:
+        """Labels another commit gave this tracklet after the draft changed it (committing the
+        draft is refused until the annotator looks: confirm keeps the draft's)."""
+        mine = self.draft_records.get(tracklet_id)
+        now = self.made_in.get(tracklet_id)
+        if mine is None or now is None or mine.get("base") == now:
+            return None
+        if mine.get("base") is not None and int(now[1:]) <= int(mine["base"][1:]):
+            return None
+        theirs = self.base_records.get(tracklet_id, {"parts": []})["parts"]
+        return {"version": now, "labels": [_label_text(p) for p in theirs]}
 
     def _sightings(self, tracklet_id: str) -> dict[str, list[dict]]:
         """Per identity of the tracklet's parts, its other sightings at this location: the
@@ -450,8 +465,14 @@ class Session:
                 what = f"{tracklet_id}: labels confirmed as they are"
             else:
                 raise UserError(f"unknown action {op!r}")
+        # "labels are right" is also "keep mine" over a conflicting commit: made against it now
+        bases = [self.made_in.get(r["tracklet_id"]) if op == "confirm" else False for r in changed]
         self.draft.append(
-            {"op": "set", "action": what, "records": [self._anchored(r) for r in changed]}
+            {
+                "op": "set",
+                "action": what,
+                "records": [self._anchored(r, b) for r, b in zip(changed, bases, strict=True)],
+            }
         )
         self._reload()
 
@@ -471,18 +492,12 @@ class Session:
         return what
 
     def _new_identity(self) -> str:
-        """The first free p1, p2, ... at this location: not in the latest version, nor in any
-        annotator's draft (two annotators pressing n must not both make "p1")."""
+        """The first free p1, p2, ...: not in the latest version, nor in any annotator's draft at
+        any location (two annotators pressing n must not both make "p1")."""
         taken = {name.casefold() for name in self.identities()}
-        for path in sorted(self.draft.path.parent.glob("*.jsonl")):
-            if path != self.draft.path:
-                other = Draft(self.root, self.location, path.stem).records().values()
-                taken |= {
-                    str(p["identity"]).casefold()
-                    for record in other
-                    for p in record["parts"]
-                    if p["status"] == PERSON
-                }
+        for path in sorted(self.draft.path.parent.parent.glob("*/*.jsonl")):
+            if path != self.draft.path:  # identities are one namespace over all locations
+                taken |= {name.casefold() for name in draft_identities(path)}
         if len(self.other_locations):
             taken |= {str(i).casefold() for i in self.other_locations["identity"].dropna()}
         n = 1
@@ -490,17 +505,21 @@ class Session:
             n += 1
         return f"p{n}"
 
-    def _anchored(self, record: dict) -> dict:
-        """A record with what anchors it to the footage: video, fingerprint, boxes."""
+    def _anchored(self, record: dict, base: str | None | bool = False) -> dict:
+        """A record with what anchors it to the footage (video, fingerprint, boxes) and the labels
+        it was made against (``base``; default: those of the tracklet's draft record if it has
+        one, else the latest version's): a later commit by someone else then conflicts."""
         tracklet_id = record["tracklet_id"]
+        if base is False:
+            earlier = self.draft_records.get(tracklet_id)
+            base = earlier.get("base") if earlier else self.made_in.get(tracklet_id)
         crops = self.crops_of[tracklet_id]
         parts = [
             p for p in record["parts"] if p["status"] != UNLABELLED or len(record["parts"]) > 1
         ]
         return {
             "tracklet_id": tracklet_id,
-            # the labels this record was made against: a later commit by someone else conflicts
-            "base": self.made_in.get(tracklet_id),
+            "base": base,
             "video_id": str(self.tracklets.at[tracklet_id, "video_id"]),
             "fingerprint": str(self.tracklets.at[tracklet_id, "fingerprint"]),
             "parts": parts,
@@ -565,17 +584,30 @@ class Session:
         ]
         if stale:
             labels, boxes = _records_as_labels(stale, self.location)
-            carried = carry(labels, boxes, self.crops)
+            carried = carry(labels, boxes, self.crops, keep_unlabelled=True)
             kept = [r for t, r in draft.items() if r not in stale]
+            bases = {r["tracklet_id"]: r.get("base") for r in stale}
             moved = []
             for tracklet_id, rows in carried.units.groupby("tracklet_id"):
                 record = {
                     "tracklet_id": tracklet_id,
                     "parts": [_part(r) for r in rows.itertuples()],
                 }
-                moved.append(self._anchored(record))
+                # made against the earliest labels of the records it came from (None first)
+                sources = {k.split("@")[0] for src in rows["source"] for k in _sources(src)}
+                base = min(
+                    (bases.get(t) for t in sources),
+                    key=lambda v: -1 if v is None else int(v[1:]),
+                    default=None,
+                )
+                moved.append(self._anchored(record, base))
             self.draft.append(
-                {"op": "reset", "records": kept + moved, "why": "carried after a rerun"}
+                {
+                    "op": "reset",
+                    "records": kept + moved,
+                    "why": "carried after a rerun",
+                    "report": carried.report.as_dict(),
+                }
             )
             if report is None:
                 report = carried.report
@@ -585,30 +617,35 @@ class Session:
         return report
 
     def _review_list(self) -> dict[str, str]:
-        """Tracklets to review after the latest carry: tracklet id -> why. A tracklet is reviewed
-        once a later version (or the draft) labels it again (confirm: unchanged)."""
+        """Tracklets of this location to review after the latest carry (of the version, and of
+        the draft's records): tracklet id -> why. A tracklet is reviewed once a later version
+        labels it again or lists it as reviewed, or the draft changes it."""
         found: dict[str, str] = {}
+        for item in self.draft.carry_report().get("review", []):
+            found.setdefault(item["tracklet_id"], item["why"])
         carried = _latest_carry(self.root)
-        if carried is None:
-            return found
-        report = json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8"))
-        later = [v for v in list_versions(self.root) if int(v.name[1:]) > int(carried.name[1:])]
-        relabelled = {t for v in later for t in v.meta.get("reviewed", [])}
-        if later:
-            labels = later[-1].labels
-            newer = labels["label_version"].map(lambda v: int(v[1:])) > int(carried.name[1:])
-            relabelled |= set(labels.loc[newer, "tracklet_id"])
-        for item in report.get("review", []):
-            if item["tracklet_id"] not in relabelled:
-                found.setdefault(item["tracklet_id"], item["why"])
-        return found
+        if carried is not None:
+            report = json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8"))
+            later = [v for v in list_versions(self.root) if int(v.name[1:]) > int(carried.name[1:])]
+            relabelled = {t for v in later for t in v.meta.get("reviewed", [])}
+            if later:
+                labels = later[-1].labels
+                newer = labels["label_version"].map(lambda v: int(v[1:])) > int(carried.name[1:])
+                relabelled |= set(labels.loc[newer, "tracklet_id"])
+            for item in report.get("review", []):
+                if item["tracklet_id"] not in relabelled:
+                    found.setdefault(item["tracklet_id"], item["why"])
+        return {t: why for t, why in found.items() if t in self.spans}
 
     def lost(self) -> list[dict]:
-        """The labels the latest carry could not bring to any tracklet of today."""
+        """The labels of this location the latest carries (the version's, the draft's) could not
+        bring to any tracklet of today."""
+        found = list(self.draft.carry_report().get("lost", []))
         carried = _latest_carry(self.root)
-        if carried is None:
-            return []
-        return json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8")).get("lost", [])
+        if carried is not None:
+            report = json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8"))
+            found += report.get("lost", [])
+        return [item for item in found if item.get("location", self.location) == self.location]
 
 
 def _latest(versions) -> str:
@@ -623,11 +660,25 @@ def _latest_carry(root: Path) -> LabelVersion | None:
 
 
 def _records_as_labels(records: list[dict], location: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Draft records as a label table and its anchors, for ``carry``."""
+    """Draft records as a label table and its anchors, for ``carry``. A cleared record (no parts:
+    its tracklet has no label, whatever the version says) is one unlabelled part, so that the
+    clearing is carried too."""
     labels, boxes = [], []
     for record in records:
-        for part in record["parts"]:
-            labels.append({"tracklet_id": record["tracklet_id"], "location": location, **part})
+        frames = [b[0] for b in record["boxes"]]
+        parts = record["parts"] or [
+            {"first_frame": min(frames), "last_frame": max(frames), "status": UNLABELLED}
+        ]
+        for part in parts:
+            labels.append(
+                {
+                    "tracklet_id": record["tracklet_id"],
+                    "location": location,
+                    "identity": None,
+                    **part,
+                    "label_version": None,
+                }
+            )
             boxes += [
                 {
                     "tracklet_id": record["tracklet_id"],
@@ -639,7 +690,18 @@ def _records_as_labels(records: list[dict], location: str) -> tuple[pd.DataFrame
                 for b in record["boxes"]
                 if part["first_frame"] <= b[0] <= part["last_frame"]
             ]
-    return pd.DataFrame(labels), pd.DataFrame(boxes)
+    label_columns = ["tracklet_id", "location", "first_frame", "last_frame", "status", "identity"]
+    box_columns = ["tracklet_id", "first_frame", "video_id", "frame_index", *BOX_COLUMNS]
+    return (
+        pd.DataFrame(labels, columns=[*label_columns, "label_version"]),
+        pd.DataFrame(boxes, columns=box_columns),
+    )
+
+
+def _sources(source: str) -> list[str]:
+    """The old unit keys a carried unit's ``source`` names ("carried from a@1, b@5")."""
+    prefix = "carried from "
+    return source[len(prefix) :].split(", ") if source.startswith(prefix) else []
 
 
 def _part(row) -> dict:
@@ -662,7 +724,11 @@ def _optional_frame(action: dict, key: str) -> int | None:
 def _frame(action: dict, key: str) -> int:
     """A frame number of an action (an app's request: anything may come)."""
     value = action.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or not (str(value).isascii() and str(value).isdecimal())
+    ):
         raise UserError(f"{key}: a frame number is needed, got {value!r}")
     return int(value)
 

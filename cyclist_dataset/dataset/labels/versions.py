@@ -216,7 +216,7 @@ def commit_labels(
                 f"{', '.join(stale['tracklet_id'][:3])}); carry them to today's tracklets "
                 f"first: cyclist-dataset labels carry {root}"
             )
-        kept = _anchored(old[~dropped], crops)
+        kept = completed(old[~dropped], crops)
         parts = kept.groupby("tracklet_id")["first_frame"].transform("size")
         kept = kept.assign(
             where=kept["label_version"],
@@ -279,7 +279,7 @@ def commit_labels(
     return LabelVersion(name, folder / name)
 
 
-def _anchored(kept: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
+def completed(kept: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
     """Labels of a version of 0.1 (whole tracklets, no video, frames or times) completed from
     today's crops, which still are what was labelled (else they are stale and refused)."""
     old = kept["video_id"] == ""
