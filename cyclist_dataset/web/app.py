@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -161,43 +162,45 @@ def _api(app: FastAPI, session: Session, lock: threading.Lock) -> None:
 
     # The session's work (an fsync'ed draft line, a commit) runs in a worker thread, so that one
     # slow request does not stall the server's event loop.
+    async def locked(work: Callable[[], dict]) -> dict:
+        def run() -> dict:
+            with lock:
+                return work()
+
+        return await run_in_threadpool(run)
+
     @app.post("/api/actions")
     async def act(request: Request) -> dict:
         action = await json_body(request)
 
         def work() -> dict:
-            with lock:
-                session.act(action)
-                return {
-                    "tracklet": session.tracklet(str(action.get("tracklet_id"))),
-                    "problems": len(session.problems),
-                    "last_action": session.draft.last_action(),
-                }
+            session.act(action)
+            return {
+                "tracklet": session.tracklet(str(action.get("tracklet_id"))),
+                "problems": len(session.problems),
+                "last_action": session.draft.last_action(),
+            }
 
-        return await run_in_threadpool(work)
+        return await locked(work)
 
     @app.post("/api/undo")
     async def undo(request: Request) -> dict:
         await json_body(request)
-
-        def work() -> dict:
-            with lock:
-                return {"undone": session.undo(), "last_action": session.draft.last_action()}
-
-        return await run_in_threadpool(work)
+        return await locked(
+            lambda: {"undone": session.undo(), "last_action": session.draft.last_action()}
+        )
 
     @app.post("/api/commit")
     async def commit(request: Request) -> dict:
         await json_body(request)
 
         def work() -> dict:
-            with lock:
-                version = session.commit()
-                return {
-                    "version": version.name,
-                    "created": version.created,
-                    "labelled_tracklets": version.meta["labelled_tracklets"],
-                    "identities": version.meta["identities"],
-                }
+            version = session.commit()
+            return {
+                "version": version.name,
+                "created": version.created,
+                "labelled_tracklets": version.meta["labelled_tracklets"],
+                "identities": version.meta["identities"],
+            }
 
-        return await run_in_threadpool(work)
+        return await locked(work)

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -360,21 +361,26 @@ def test_an_older_package_cannot_undo_labels_made_since(ws, tmp_path):
         import_labels(ws, tmp_path / "relabelled.csv")
 
 
-def test_a_grown_tracklet_is_stale_and_its_new_crops_are_split_off(ws):
-    from cyclist_dataset.dataset.labels import labels_out_of_date, stale_units
-
+def labelled_then_grown(ws: Path, crops: int) -> None:
+    """town_B_t0001 labelled p1 and committed; then a rerun finds ``crops`` more of it, before
+    its first (the tracklet grows, its id stays)."""
     c = client(ws)
     act(c, op="new", tracklet_id="town_B_t0001")
     c.post("/api/commit", json={})
-    # a rerun finds the same person 2 crops earlier: the tracklet grows, its id stays
     path = ws / "manifests" / "crops" / "town_B.parquet"
     frame = pd.read_parquet(path)
     mine = frame[frame["tracklet_id"] == "town_B_t0001"].sort_values("frame_index")
-    earlier = mine.iloc[:2].assign(
-        frame_index=mine["frame_index"].iloc[0] - 2 + pd.Series([0, 1]).to_numpy(),
-        crop_path=["crops/x1.jpg", "crops/x2.jpg"],
+    earlier = mine.iloc[:crops].assign(
+        frame_index=mine["frame_index"].iloc[0] - crops + np.arange(crops),
+        crop_path=[f"crops/x{i}.jpg" for i in range(crops)],
     )
     pq.write_table(schemas.from_pandas(schemas.CROPS, pd.concat([frame, earlier])), path)
+
+
+def test_a_grown_tracklet_is_stale_and_its_new_crops_are_split_off(ws):
+    from cyclist_dataset.dataset.labels import labels_out_of_date, stale_units
+
+    labelled_then_grown(ws, 2)  # the same person found 2 crops earlier; the id stays
     version = list_versions(ws)[-1]
     from cyclist_dataset.dataset.labels import read_crops
 
@@ -391,14 +397,7 @@ def test_a_grown_tracklet_is_stale_and_its_new_crops_are_split_off(ws):
 
 
 def test_confirming_a_carried_label_is_kept_even_when_nothing_changed(ws):
-    c = client(ws)
-    act(c, op="new", tracklet_id="town_B_t0001")
-    c.post("/api/commit", json={})
-    path = ws / "manifests" / "crops" / "town_B.parquet"
-    frame = pd.read_parquet(path)
-    extra = frame[frame["tracklet_id"] == "town_B_t0001"].iloc[:1]
-    extra = extra.assign(frame_index=extra["frame_index"] - 1, crop_path="crops/x.jpg")
-    pq.write_table(schemas.from_pandas(schemas.CROPS, pd.concat([frame, extra])), path)
+    labelled_then_grown(ws, 1)
     session = Session(ws, "town", "ana")
     assert session.status("town_B_t0001") == "review"
     session.act({"op": "confirm", "tracklet_id": "town_B_t0001"})
