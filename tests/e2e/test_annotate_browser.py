@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright  # a dev dependency (make installs it)
 from support import REPO, cli
 
 from cyclist_dataset.dataset.labels import list_versions, read_crops
 from cyclist_dataset.dataset.release import create_release
 
-playwright = pytest.importorskip("playwright.sync_api")  # a dev dependency: installed by make
 LABELS = REPO / "tests" / "fixtures" / "multicam_labels.csv"
 BROWSER_ARGS = [
     "--no-sandbox",
@@ -77,7 +77,7 @@ def workspace(multicam_run, tmp_path) -> Path:
 
 @pytest.fixture
 def browser() -> Iterator:
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)
         yield launched
         launched.close()
