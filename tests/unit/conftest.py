@@ -13,11 +13,12 @@ def _no_assets(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(assets, "_verified", set())
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def _synthetic_audit_is_current():
     """Releases are gated on the current audit's definition, which names the face models' files;
-    here the synthetic workspaces' audit stands in for it (session-wide: module fixtures make
-    releases too)."""
+    here the synthetic workspaces' audit stands in for it, per module (autouse: before the
+    module fixtures that make releases), so that it never reaches the tiers that run the real
+    audit, whatever order the tests run in."""
     from synthetic_workspace import SYNTHETIC_AUDIT
 
     from cyclist_dataset.dataset import privacy

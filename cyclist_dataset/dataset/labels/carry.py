@@ -71,10 +71,10 @@ class CarryReport:
         }
 
     def summary(self) -> str:
+        to_review = len({item["tracklet_id"] for item in self.review})
         return (
             f"{len(self.carried)} carried, {len(self.merged)} merged, {len(self.split)} split "
-            f"over several tracklets, {len(self.lost)} lost, {len(self.review)} tracklet(s) to "
-            "review"
+            f"over several tracklets, {len(self.lost)} lost, {to_review} tracklet(s) to review"
         )
 
 
