@@ -19,12 +19,17 @@ from cyclist_dataset.io import assets
 from cyclist_dataset.io.assets import REGISTRY
 
 
-def _refuse_removed(data: Any, **removed: str) -> Any:
-    """A ``mode="before"`` check: a key removed in 0.2 gets why and what to do, not "extra key"."""
-    for key, why in removed.items():
-        if isinstance(data, dict) and key in data:
-            raise ValueError(f"{key} was removed in 0.2: {why}; delete the line")
-    return data
+def _refuse_removed(**removed: str) -> Any:
+    """A section's check (``_removed_keys = _refuse_removed(key="why")``): a key removed in 0.2
+    gets why and what to do, not "extra key"."""
+
+    def check(data: Any) -> Any:
+        for key, why in removed.items():
+            if isinstance(data, dict) and key in data:
+                raise ValueError(f"{key} was removed in 0.2: {why}; delete the line")
+        return data
+
+    return model_validator(mode="before")(check)
 
 
 class _Section(BaseModel):
@@ -311,12 +316,9 @@ class AuditConfig(_Section):
     def threshold(self, detector: str) -> float:
         return {"centerface": self.centerface_threshold, "yunet": self.yunet_threshold}[detector]
 
-    _removed_keys = model_validator(mode="before")(
-        lambda data: _refuse_removed(
-            data,
-            upscale_to_px="the audit looks at every crop at several scales (face_min_px, "
-            "face_max_px, head_fraction, crop_min_face_fraction)",
-        )
+    _removed_keys = _refuse_removed(
+        upscale_to_px="the audit looks at every crop at several scales (face_min_px, "
+        "face_max_px, head_fraction, crop_min_face_fraction)",
     )
 
     @model_validator(mode="after")
@@ -390,12 +392,9 @@ class SplitConfig(_Section):
     # 30 s covers a crossing of the thesis's camera views; 0 turns the band off (midpoint only).
     guard_s: float = Field(30.0, ge=0)
 
-    _removed_keys = model_validator(mode="before")(
-        lambda data: _refuse_removed(
-            data,
-            refuse_failed_audit="a crop that fails the privacy audit is never written, so it can "
-            "never be split",
-        )
+    _removed_keys = _refuse_removed(
+        refuse_failed_audit="a crop that fails the privacy audit is never written, so it can "
+        "never be split",
     )
 
     @model_validator(mode="after")
