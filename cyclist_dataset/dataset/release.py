@@ -45,7 +45,7 @@ from cyclist_dataset.dataset.labels import (
     split_parameters,
     stale_units,
 )
-from cyclist_dataset.dataset.labels.units import EXCLUDED, PERSON, label_crops
+from cyclist_dataset.dataset.labels.units import EXCLUDED, PERSON, empty_units, label_crops
 from cyclist_dataset.dataset.privacy import (
     ALLOW_FLAG,
     UNAUDITED_WARNING,
@@ -102,7 +102,9 @@ def build_splits(crops: pd.DataFrame, labels: pd.DataFrame | None) -> dict[str, 
 
     # Each validation crop takes the label of the unit (tracklet, or part of a split one) that
     # holds it; junk and unsure units are left out of the test data.
-    test = label_crops(crops[crops["split"] == "validation"], _empty_if_none(labels))
+    test = label_crops(
+        crops[crops["split"] == "validation"], labels if labels is not None else empty_units()
+    )
     test = test[~test["status"].isin(EXCLUDED)].copy()
     test["tracklet_id"] = test["unit_id"]
     person = (test["status"] == PERSON).to_numpy()
@@ -157,10 +159,6 @@ def _rank(values: pd.Series, start: int) -> pd.Series:
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return schemas.from_pandas(schemas.RELEASE_SPLIT, frame).to_pandas()
-
-
-def _empty_if_none(labels: pd.DataFrame | None) -> pd.DataFrame:
-    return labels if labels is not None else schemas.LABELS.empty_table().to_pandas()
 
 
 def check_labels(crops: pd.DataFrame, labels: pd.DataFrame, version: str, root: Path) -> None:

@@ -27,18 +27,25 @@ import pandas as pd
 from cyclist_dataset.core.geometry import BOX_COLUMNS, iou_pairs
 from cyclist_dataset.dataset.labels import rules
 from cyclist_dataset.dataset.labels.units import (
+    JUNK,
+    PERSON,
     SPAN,
     UNLABELLED,
+    UNSURE,
     anchors,
     describe_spans,
+    label_of,
     uncovered,
     unit_key,
+    unit_keys,
+    without_bare_unlabelled,
 )
 from cyclist_dataset.dataset.labels.versions import (
     Changes,
     LabelVersion,
     commit_labels,
     get_version,
+    newest,
     recorded_overrides,
     stale_units,
     views_of,
@@ -84,10 +91,6 @@ class Carried:
     report: CarryReport
 
 
-def _label(row) -> str:
-    return row.identity if row.status == "person" else row.status
-
-
 def carry(
     labels: pd.DataFrame,
     anchors: pd.DataFrame,
@@ -104,8 +107,8 @@ def carry(
         ],
         on=["tracklet_id", "first_frame"],
     )
-    old["label"] = [_label(r) for r in old.itertuples()]
-    old["old_unit"] = _keys(old)
+    old["label"] = [label_of(r.status, r.identity) for r in old.itertuples()]
+    old["old_unit"] = unit_keys(old)
     pairs = crops[["tracklet_id", "video_id", "frame_index", "crop_path", *BOX_COLUMNS]].merge(
         old[["video_id", "frame_index", "old_unit", "label", "label_version", *BOX_COLUMNS]],
         on=["video_id", "frame_index"],
@@ -122,8 +125,9 @@ def carry(
     report = CarryReport()
     spans: list[dict] = []
     sources: dict[str, set[str]] = {}  # unit of today -> old units
+    frames_of = {t: np.sort(f.to_numpy()) for t, f in crops.groupby("tracklet_id")["frame_index"]}
     for tracklet_id, matched in pairs.groupby("tracklet_id", sort=True):
-        frames = np.sort(crops.loc[crops["tracklet_id"] == tracklet_id, "frame_index"].to_numpy())
+        frames = frames_of[tracklet_id]
         matched = matched.sort_values("frame_index")
         runs = _runs(matched["label"].tolist())
         if len(runs) != len(set(runs)):
@@ -141,22 +145,18 @@ def carry(
             sources[unit_key(tracklet_id, span["first_frame"])] = set(part["old_unit"])
     units = _describe(spans, crops, keep_unlabelled)
     _classify(report, units, sources, old)
-    unanchored = labels[~_keys(labels).isin(old["old_unit"]) & (labels["status"] != UNLABELLED)]
+    unanchored = labels[~unit_keys(labels).isin(old["old_unit"]) & (labels["status"] != UNLABELLED)]
     for row in unanchored.itertuples():
         report.lost.append(
             {
                 "unit": unit_key(row.tracklet_id, row.first_frame),
                 "location": row.location,
-                "label": _label(row),
+                "label": label_of(row.status, row.identity),
                 "why": "no boxes were kept of it (a version made by cyclist-dataset 0.1) and its "
                 "tracklet has changed since",
             }
         )
     return Carried(units, report)
-
-
-def _keys(frame: pd.DataFrame) -> pd.Series:
-    return frame["tracklet_id"] + "@" + frame["first_frame"].astype(str)
 
 
 def _runs(labels: list[str]) -> list[str]:
@@ -221,21 +221,21 @@ def _carry_tracklet(
 
 
 def _span(tracklet_id: str, first: int, last: int, label: str, matched_from: pd.DataFrame) -> dict:
-    status = label if label in ("junk", "unsure", UNLABELLED) else "person"
+    status = label if label in (JUNK, UNSURE, UNLABELLED) else PERSON
     versions = matched_from["label_version"].dropna()
     return {
         "tracklet_id": tracklet_id,
         "first_frame": int(first),
         "last_frame": int(last),
         "status": status,
-        "identity": label if status == "person" else None,
+        "identity": label if status == PERSON else None,
         "where": "carried",
         "line": 0,
         "source": "carried from " + ", ".join(sorted(set(matched_from["old_unit"])))
         if len(matched_from)
         else "carried: crops nobody labelled",
         # a carried label is still the label that version made (None: the carrying version's)
-        "label_version": max(versions, key=lambda v: int(v[1:])) if len(versions) else None,
+        "label_version": newest(versions) if len(versions) else None,
     }
 
 
@@ -251,10 +251,7 @@ def _describe(spans: list[dict], crops: pd.DataFrame, keep_unlabelled: bool) -> 
     else:
         frame = pd.DataFrame(spans)
     units = describe_spans(crops, frame)
-    # A tracklet carried whole keeps no "unlabelled" row; its parts do (they keep the split).
-    parts = units.groupby("tracklet_id")["first_frame"].transform("size")
-    units = units[(units["status"] != UNLABELLED) | (parts > 1) | keep_unlabelled]
-    return units.reset_index(drop=True)
+    return units if keep_unlabelled else without_bare_unlabelled(units)
 
 
 def _classify(
@@ -268,8 +265,7 @@ def _classify(
         froms = sorted(sources.get(key, ()))
         for source in froms:
             reached.setdefault(source, []).append(key)
-        label = unit.identity if unit.status == "person" else unit.status
-        entry = {"to": key, "from": froms, "label": label}
+        entry = {"to": key, "from": froms, "label": label_of(unit.status, unit.identity)}
         (report.merged if len(froms) > 1 else report.carried).append(entry)
     for unit, group in old.groupby("old_unit", sort=True):
         targets = reached.get(str(unit), [])
@@ -331,15 +327,15 @@ def _without_impossible(carried: Carried, views: dict[str, bool]) -> pd.DataFram
     bad = {key: p.message for p in found for key in p.units}
     if not bad:
         return units
-    keys = _keys(units)
+    keys = unit_keys(units)
     for row, key in zip(units.itertuples(), keys, strict=True):
         if key in bad:
             carried.report.review.append(
                 {
                     "tracklet_id": row.tracklet_id,
                     "frames": [int(row.first_frame), int(row.last_frame)],
-                    "why": f"its carried label {row.identity or row.status!r} breaks a rule "
-                    f"({bad[key]}); it was left unlabelled",
+                    "why": f"its carried label {label_of(row.status, row.identity)!r} breaks a "
+                    f"rule ({bad[key]}); it was left unlabelled",
                 }
             )
     units.loc[keys.isin(bad).to_numpy(), ["status", "identity", "label_version"]] = [
@@ -347,5 +343,4 @@ def _without_impossible(carried: Carried, views: dict[str, bool]) -> pd.DataFram
         None,
         None,
     ]
-    parts = units.groupby("tracklet_id")["first_frame"].transform("size")
-    return units[(units["status"] != UNLABELLED) | (parts > 1)].reset_index(drop=True)
+    return without_bare_unlabelled(units)

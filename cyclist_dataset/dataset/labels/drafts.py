@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from cyclist_dataset.dataset.labels.units import PERSON
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import write_text
 
@@ -179,6 +180,6 @@ def draft_identities(path: Path) -> set[str]:
     for records in [base, *stack]:
         for record in records:
             for part in record.get("parts", []):
-                if part.get("status") == "person" and part.get("identity"):
+                if part.get("status") == PERSON and part.get("identity"):
                     names.add(str(part["identity"]))
     return names

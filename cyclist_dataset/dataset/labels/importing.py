@@ -26,12 +26,12 @@ from cyclist_dataset.dataset.labels.tracklets import read_crops, tracklet_table
 from cyclist_dataset.dataset.labels.units import (
     JUNK,
     PERSON,
-    RESERVED,
     UNLABELLED,
     UNSURE,
     anchors,
     describe_spans,
     display,
+    name_problem,
     uncovered,
 )
 from cyclist_dataset.dataset.labels.versions import (
@@ -56,7 +56,6 @@ TEMPLATE_COLUMNS = (
     "representative_crop",
     "identity",
 )
-IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Reserved words of the identity column (any case): not names.
 STATUS_WORDS = {JUNK: JUNK, UNSURE: UNSURE}
 FRAMES_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
@@ -483,18 +482,8 @@ def _entry(values: dict[str, str], line: int, where: str, errors: list[tuple[int
     status = PERSON if identity else UNLABELLED
     if identity is not None and identity.casefold() in STATUS_WORDS:
         status, identity = STATUS_WORDS[identity.casefold()], None
-    elif identity is not None and identity.casefold() in RESERVED:
-        errors.append(
-            (line, f"{where}: identity {identity!r} is a reserved word, not a name; use another")
-        )
-    elif identity is not None and not IDENTITY_RE.match(identity):
-        errors.append(
-            (
-                line,
-                f"{where}: identity {identity!r} is malformed; use letters, digits, _ . - "
-                "(starting with a letter or digit), or junk (not a person) or unsure",
-            )
-        )
+    elif identity is not None and (problem := name_problem(identity)):
+        errors.append((line, f"{where}: {problem}; or junk (not a person), or unsure"))
     problems = _exported_column_problems(values)
     errors.extend((line, f"{where}: {problem}") for problem in problems)
     match = FRAMES_RE.match(values.get("frames") or "")

@@ -32,10 +32,10 @@ from cyclist_dataset.dataset.labels.importing import TEMPLATE_COLUMNS
 from cyclist_dataset.dataset.labels.location import location_settings
 from cyclist_dataset.dataset.labels.tracklets import location_timezones, read_crops, tracklet_table
 from cyclist_dataset.dataset.labels.units import (
-    PERSON,
     SPAN,
     UNLABELLED,
     describe_spans,
+    label_of,
     whole,
 )
 from cyclist_dataset.dataset.labels.versions import LabelVersion, get_version, stale_units
@@ -156,8 +156,7 @@ def _units_to_fill(
         for r, n in zip(units.itertuples(), parts, strict=True)
     ]
     units["label"] = [
-        r.identity if r.status == PERSON else "" if r.status == UNLABELLED else r.status
-        for r in units.itertuples()
+        "" if r.status == UNLABELLED else label_of(r.status, r.identity) for r in units.itertuples()
     ]
     order = chosen.reset_index()[["tracklet_id"]].reset_index().rename(columns={"index": "rank"})
     units = units.merge(order, on="tracklet_id").sort_values(["rank", "first_frame"])

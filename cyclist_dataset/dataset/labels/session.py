@@ -37,13 +37,14 @@ from cyclist_dataset.dataset.labels.tracklets import (
 from cyclist_dataset.dataset.labels.units import (
     JUNK,
     PERSON,
-    RESERVED,
     SPAN,
     UNLABELLED,
     UNSURE,
     anchors,
     describe_spans,
     display,
+    label_of,
+    name_problem,
     unit_key,
 )
 from cyclist_dataset.dataset.labels.versions import (
@@ -53,8 +54,10 @@ from cyclist_dataset.dataset.labels.versions import (
     completed,
     get_version,
     list_versions,
+    newest,
     recorded_overrides,
     stale_units,
+    version_number,
     views_of,
 )
 from cyclist_dataset.errors import UserError
@@ -121,6 +124,7 @@ class Session:
         # the local time of day each tracklet starts, for the queue's time filter
         self.local_start = self.tracklets["start"].dt.tz_convert(self.zone).dt.strftime("%H:%M:%S")
         self.draft = Draft(self.root, location, annotator)
+        self.version: LabelVersion | None = None
         self.made_in: dict[str, str] = {}  # tracklet -> the latest version that labelled it
         self.held_draft = self.draft.hold() if exclusive else None
         self.annotator = annotator
@@ -130,33 +134,39 @@ class Session:
             self.root, self.tracklets, lambda t: self.crops_of[t]["crop_path"], progress
         )
         self.index = CandidateIndex(self.tracklets, embeddings, self.settings)
-        self._reload()
+        self._reload(force=True)  # the review list also takes the draft's carry report
 
     # ------------------------------------------------------------ state
 
-    def _reload(self) -> None:
-        version = get_version(self.root, None)
+    def _reload(self, force: bool = False) -> None:
+        """Recompute the state after a change of the draft; what depends only on the latest
+        version (its labels, the review list) only when the version changed, or ``force``."""
+        latest = get_version(self.root, None)
+        if force or _name(latest) != _name(self.version):
+            self._load_version(latest)
+        self.draft_records = self.draft.records()
+        self.records = {**self.base_records, **self.draft_records}
+        self._units = self._units_frame()
+        self.problems = self._problems()
+        self.statuses = {t: self._status(t) for t in self.spans}
+
+    def _load_version(self, version: LabelVersion | None) -> None:
         self.version = version
         # (labels of a 0.1 version get their frames and times from today's crops)
         labels = completed(version.labels, self.all_crops) if version is not None else None
         self.base_records: dict[str, dict] = {}
-        self.made_in = {}  # tracklet -> the latest version that labelled it
+        self.made_in = {}
         self.other_locations = pd.DataFrame()
         if labels is not None:
             here = labels[labels["location"] == self.location]
             self.other_locations = labels[labels["location"] != self.location]
+            self.made_in = _made_in(here)
             for tracklet_id, rows in here.groupby("tracklet_id"):
                 self.base_records[str(tracklet_id)] = {
                     "tracklet_id": str(tracklet_id),
                     "parts": [_part(r) for r in rows.sort_values("first_frame").itertuples()],
                 }
-                self.made_in[str(tracklet_id)] = _latest(rows["label_version"])
-        self.draft_records = self.draft.records()
-        self.records = {**self.base_records, **self.draft_records}
-        self._units = self._units_frame()
-        self.problems = self._problems()
         self.review = self._review_list()
-        self.statuses = {t: self._status(t) for t in self.spans}
 
     def _units_frame(self) -> pd.DataFrame:
         spans = [
@@ -361,7 +371,7 @@ class Session:
         now = self.made_in.get(tracklet_id)
         if mine is None or now is None or mine.get("base") == now:
             return None
-        if mine.get("base") is not None and int(now[1:]) <= int(mine["base"][1:]):
+        if mine.get("base") is not None and version_number(now) <= version_number(mine["base"]):
             return None
         theirs = self.base_records.get(tracklet_id, {"parts": []})["parts"]
         return {"version": now, "labels": [_label_text(p) for p in theirs]}
@@ -445,14 +455,9 @@ class Session:
                 what = f"{tracklet_id}: new identity {part['identity']}"
             elif op == "name":
                 identity = str(action.get("identity", "")).strip()
-                if (
-                    not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", identity)
-                    or identity.casefold() in RESERVED
-                ):
-                    raise UserError(
-                        f"identity {identity!r}: use letters, digits, _ . - (starting with a "
-                        "letter or digit); junk, unsure, unlabelled, person, none are not names"
-                    )
+                problem = name_problem(identity)
+                if problem:
+                    raise UserError(problem)
                 _set(part, PERSON, identity)
                 what = f"{tracklet_id}: identity {identity}"
             elif op in (JUNK, UNSURE):
@@ -479,8 +484,7 @@ class Session:
     def refresh(self) -> None:
         """Another annotator's commit since the last look: see it (the labels shown, and what an
         action's record is made against)."""
-        latest = get_version(self.root, None)
-        if (latest.name if latest else None) != (self.version.name if self.version else None):
+        if _name(get_version(self.root, None)) != _name(self.version):
             self._reload()
 
     def undo(self) -> str | None:
@@ -574,8 +578,7 @@ class Session:
         if version is not None:  # what the carried draft records are made against
             now = get_version(self.root, None)
             assert now is not None
-            here = now.labels[now.labels["location"] == self.location]
-            self.made_in = here.groupby("tracklet_id")["label_version"].agg(_latest).to_dict()
+            self.made_in = _made_in(now.labels[now.labels["location"] == self.location])
         stale = [
             r
             for t, r in draft.items()
@@ -597,7 +600,7 @@ class Session:
                 sources = {k.split("@")[0] for src in rows["source"] for k in _sources(src)}
                 base = min(
                     (bases.get(t) for t in sources),
-                    key=lambda v: -1 if v is None else int(v[1:]),
+                    key=lambda v: -1 if v is None else version_number(v),
                     default=None,
                 )
                 moved.append(self._anchored(record, base))
@@ -626,11 +629,12 @@ class Session:
         carried = _latest_carry(self.root)
         if carried is not None:
             report = json.loads((carried.path / CARRY_REPORT).read_text(encoding="utf-8"))
-            later = [v for v in list_versions(self.root) if int(v.name[1:]) > int(carried.name[1:])]
+            after = version_number(carried.name)
+            later = [v for v in list_versions(self.root) if version_number(v.name) > after]
             relabelled = {t for v in later for t in v.meta.get("reviewed", [])}
             if later:
                 labels = later[-1].labels
-                newer = labels["label_version"].map(lambda v: int(v[1:])) > int(carried.name[1:])
+                newer = labels["label_version"].map(version_number) > after
                 relabelled |= set(labels.loc[newer, "tracklet_id"])
             for item in report.get("review", []):
                 if item["tracklet_id"] not in relabelled:
@@ -648,8 +652,13 @@ class Session:
         return [item for item in found if item.get("location", self.location) == self.location]
 
 
-def _latest(versions) -> str:
-    return max(versions, key=lambda v: int(v[1:]))
+def _name(version: LabelVersion | None) -> str | None:
+    return version.name if version is not None else None
+
+
+def _made_in(labels: pd.DataFrame) -> dict[str, str]:
+    """Per tracklet, the latest version that labelled it."""
+    return {str(t): newest(v) for t, v in labels.groupby("tracklet_id")["label_version"]}
 
 
 def _latest_carry(root: Path) -> LabelVersion | None:
@@ -781,7 +790,7 @@ def _unsplit(record: dict, at: int) -> None:
 
 
 def _label_text(part: dict) -> str:
-    return part["identity"] if part["status"] == PERSON else part["status"]
+    return label_of(part["status"], part["identity"])
 
 
 def _natural(name: str) -> tuple:

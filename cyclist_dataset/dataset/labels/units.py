@@ -9,6 +9,8 @@ renumbers tracklets can carry the label on (``carry``).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -27,12 +29,48 @@ SPAN = ["tracklet_id", "first_frame", "last_frame"]
 UNIT = ["tracklet_id", "first_frame"]
 
 
+# A name annotators give: letters, digits, _ . - (starting with a letter or digit).
+IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
 def unit_key(tracklet_id: str, first_frame: int) -> str:
     return f"{tracklet_id}@{int(first_frame)}"
 
 
+def unit_keys(frame: pd.DataFrame) -> pd.Series:
+    """``unit_key`` of every row of a frame with tracklet_id and first_frame."""
+    return frame["tracklet_id"] + "@" + frame["first_frame"].astype(str)
+
+
+def label_of(status: str, identity: str | None) -> str:
+    """A unit's label in one word: its identity, or its status."""
+    return str(identity) if status == PERSON else status
+
+
+def name_problem(identity: str) -> str | None:
+    """Why ``identity`` cannot be a name (None: it can)."""
+    if identity.casefold() in RESERVED:
+        return (
+            f"identity {identity!r} is a reserved word ({', '.join(sorted(RESERVED))} are not "
+            "names); use another"
+        )
+    if not IDENTITY_RE.match(identity):
+        return (
+            f"identity {identity!r} is malformed; use letters, digits, _ . - (starting with a "
+            "letter or digit)"
+        )
+    return None
+
+
 def empty_units() -> pd.DataFrame:
     return schemas.LABELS.empty_table().to_pandas()
+
+
+def without_bare_unlabelled(units: pd.DataFrame) -> pd.DataFrame:
+    """The units but the "unlabelled" rows of whole tracklets: such a row says nothing (only the
+    unlabelled parts of a split tracklet are kept, to keep the split)."""
+    parts = units.groupby("tracklet_id")["first_frame"].transform("size")
+    return units[(units["status"] != UNLABELLED) | (parts > 1)].reset_index(drop=True)
 
 
 def assign(crops: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
@@ -64,10 +102,8 @@ def describe_spans(crops: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     span keeps its own first and last frame; a span without crops gets n_crops 0."""
     spans = spans.reset_index(drop=True)
     inside = assign(crops, spans[SPAN])
-    table = describe(inside, inside["tracklet_id"] + "@" + inside["first_frame"].astype(str))
-    table = table.drop(columns=["first_frame", "last_frame"])
-    keys = spans["tracklet_id"] + "@" + spans["first_frame"].astype(str)
-    described = table.reindex(keys.to_numpy()).reset_index(drop=True)
+    table = describe(inside, unit_keys(inside)).drop(columns=["first_frame", "last_frame"])
+    described = table.reindex(unit_keys(spans).to_numpy()).reset_index(drop=True)
     out = spans.drop(columns=[c for c in described.columns if c in spans.columns]).join(described)
     out["n_crops"] = out["n_crops"].fillna(0).astype("int64")
     out["fingerprint"] = out["fingerprint"].fillna("")
@@ -102,9 +138,7 @@ def label_crops(crops: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
         units[[*SPAN, "status", "identity"]],
     )
     parted = inside["tracklet_id"].map(split).fillna(False).astype(bool)
-    inside["unit_id"] = inside["tracklet_id"].where(
-        ~parted, inside["tracklet_id"] + "@" + inside["first_frame"].astype(str)
-    )
+    inside["unit_id"] = inside["tracklet_id"].where(~parted, unit_keys(inside))
     out = crops.merge(
         inside[["crop_path", "unit_id", "status", "identity"]], on="crop_path", how="left"
     )

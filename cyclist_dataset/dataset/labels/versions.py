@@ -25,7 +25,17 @@ from cyclist_dataset.dataset.labels.tracklets import (
     tracklet_fingerprints,
     tracklet_table,
 )
-from cyclist_dataset.dataset.labels.units import PERSON, UNIT, UNLABELLED, assign, display
+from cyclist_dataset.dataset.labels.units import (
+    JUNK,
+    PERSON,
+    UNIT,
+    UNLABELLED,
+    UNSURE,
+    assign,
+    display,
+    empty_units,
+    unit_keys,
+)
 from cyclist_dataset.dataset.labels.units import anchors as anchors_of
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, remove_stale_partials
@@ -93,7 +103,17 @@ def list_versions(root: Path) -> list[LabelVersion]:
         if folder.is_dir()
         else []
     )
-    return [LabelVersion(p.name, p) for p in sorted(found, key=lambda p: int(p.name[1:]))]
+    return [LabelVersion(p.name, p) for p in sorted(found, key=lambda p: version_number(p.name))]
+
+
+def version_number(name: str) -> int:
+    """The number of a label version's name ("v0012" -> 12)."""
+    return int(name[1:])
+
+
+def newest(names) -> str:
+    """The latest of some label versions' names."""
+    return max(names, key=version_number)
 
 
 def get_version(root: Path, name: str | None) -> LabelVersion | None:
@@ -125,14 +145,12 @@ def stale_units(labels: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
     validation = crops[crops["split"] == "validation"]
     inside = assign(validation, labels[["tracklet_id", "first_frame", "last_frame"]])
     now = (
-        tracklet_fingerprints(
-            inside, inside["tracklet_id"] + "@" + inside["first_frame"].astype(str)
-        )
-        if len(inside)
-        else pd.Series(dtype=object)
+        tracklet_fingerprints(inside, unit_keys(inside)) if len(inside) else pd.Series(dtype=object)
     )
-    keys = labels["tracklet_id"] + "@" + labels["first_frame"].astype(str)
-    changed = keys.map(now).astype(object).fillna("").to_numpy() != labels["fingerprint"].to_numpy()
+    changed = (
+        unit_keys(labels).map(now).astype(object).fillna("").to_numpy()
+        != labels["fingerprint"].to_numpy()
+    )
     crops_now = validation[validation["tracklet_id"].isin(labels["tracklet_id"])]
     total = crops_now.groupby("tracklet_id").size()
     held = inside.groupby("tracklet_id").size().reindex(total.index, fill_value=0)
@@ -202,7 +220,7 @@ def commit_labels(
     with workspace.locked():
         remove_stale_partials(folder)
         previous = get_version(root, None)
-        old = previous.labels if previous is not None else _empty()
+        old = previous.labels if previous is not None else empty_units()
         dropped = old["location"].isin(changes.replace_locations) | old["tracklet_id"].isin(
             changes.touched
         )
@@ -244,7 +262,7 @@ def commit_labels(
         if previous is not None and _same(merged, old) and not changes.reviewed:
             return LabelVersion(previous.name, previous.path, created=False)
 
-        name = f"v{(int(previous.name[1:]) if previous else 0) + 1:04d}"
+        name = f"v{(version_number(previous.name) if previous else 0) + 1:04d}"
         merged["label_version"] = merged["label_version"].fillna(name)
         old_anchors = previous.anchors if previous is not None else changes.anchors.iloc[:0]
         if previous is not None and old_anchors.empty and len(kept):  # a version of 0.1
@@ -315,10 +333,6 @@ def views_of(root: Path, locations, overrides: dict[str, bool]) -> dict[str, boo
     }
 
 
-def _number(version: str) -> int:
-    return int(version[1:])
-
-
 def _conflicts(old: pd.DataFrame, changes: Changes) -> list[str]:
     """Touched tracklets labelled differently in a version later than the one their new labels
     were made against."""
@@ -329,8 +343,8 @@ def _conflicts(old: pd.DataFrame, changes: Changes) -> list[str]:
         rows = old[old["tracklet_id"] == tracklet_id]
         if rows.empty:
             continue
-        current = max(rows["label_version"], key=_number)
-        if as_of is not None and _number(current) <= _number(as_of):
+        current = newest(rows["label_version"])
+        if as_of is not None and version_number(current) <= version_number(as_of):
             continue
         if _same(changes.units[changes.units["tracklet_id"] == tracklet_id], rows):
             continue
@@ -349,10 +363,6 @@ def raise_problems(title: str, messages: list[str]) -> None:
         + "\n  ".join(shown)
         + (f"\n  ... and {more} more" if more > 0 else "")
     )
-
-
-def _empty() -> pd.DataFrame:
-    return schemas.LABELS.empty_table().to_pandas()
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -388,8 +398,8 @@ def _meta(
         "previous_version": previous.name if previous else None,
         "labelled_tracklets": int(len(people)),
         "identities": int(people.groupby(["location", "identity"]).ngroups) if len(people) else 0,
-        "junk": int((merged["status"] == "junk").sum()),
-        "unsure": int((merged["status"] == "unsure").sum()),
+        "junk": int((merged["status"] == JUNK).sum()),
+        "unsure": int((merged["status"] == UNSURE).sum()),
         "split_tracklets": int((merged.groupby("tracklet_id").size() > 1).sum())
         if len(merged)
         else 0,
