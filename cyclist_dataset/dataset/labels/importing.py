@@ -24,8 +24,10 @@ import pandas as pd
 
 from cyclist_dataset.dataset.labels.tracklets import read_crops, tracklet_table
 from cyclist_dataset.dataset.labels.units import (
+    CLEARED,
     JUNK,
     PERSON,
+    TO_THE_END,
     UNLABELLED,
     UNSURE,
     anchors,
@@ -41,6 +43,7 @@ from cyclist_dataset.dataset.labels.versions import (
     get_version,
     list_versions,
     raise_problems,
+    same_labels,
 )
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.hashing import sha256_bytes
@@ -116,7 +119,7 @@ def import_labels(
         unchanged = _as_exported(units, root, base)
         units = units[~units["tracklet_id"].isin(unchanged)]
         valid = [e for e in valid if e.tracklet_id not in unchanged]
-    labelled = units[units["status"] != "none"].reset_index(drop=True)
+    labelled = units[units["status"] != CLEARED].reset_index(drop=True)
     touched = frozenset(e.tracklet_id for e in valid)
     changes = Changes(
         units=labelled,
@@ -162,33 +165,18 @@ def _as_exported(units: pd.DataFrame, root: Path, base: str | None) -> set[str]:
     """The tracklets whose rows the file gives exactly as the package's label version had them
     (no label, or the same parts and labels)."""
     version = get_version(root, base) if base is not None else None
-    labels = version.labels if version is not None else None
-
-    def parts(frame: pd.DataFrame) -> list[tuple]:
-        rows = frame[frame["status"] != "none"]
-        return sorted(
-            (
-                int(r.first_frame),
-                int(r.last_frame),
-                r.status,
-                r.identity if isinstance(r.identity, str) else None,
-            )
-            for r in rows.itertuples()
-        )
-
-    found = set()
-    for tracklet_id, mine in units.groupby("tracklet_id"):
-        before = (
-            labels[labels["tracklet_id"] == tracklet_id] if labels is not None else mine.iloc[:0]
-        )
-        if parts(mine) == parts(before):
-            found.add(str(tracklet_id))
-    return found
+    labels = version.labels if version is not None else units.iloc[:0]
+    given = units[units["status"] != CLEARED]
+    return {
+        str(t)
+        for t in units["tracklet_id"].unique()
+        if same_labels(given[given["tracklet_id"] == t], labels[labels["tracklet_id"] == t])
+    }
 
 
 def _units(entries: list[_Entry], crops: pd.DataFrame) -> pd.DataFrame:
     """The label units of valid rows, described by today's crops. A whole tracklet left empty gets
-    status "none" (it only clears earlier labels); the parts of a split tracklet are kept with
+    status CLEARED (it only clears earlier labels); the parts of a split tracklet are kept with
     their frames as given, and its crops no row names become unlabelled parts (the parts cover
     the tracklet)."""
     parts = {e.tracklet_id for e in entries if e.frames is not None}
@@ -203,8 +191,8 @@ def _units(entries: list[_Entry], crops: pd.DataFrame) -> pd.DataFrame:
         {
             "tracklet_id": e.tracklet_id,
             "first_frame": e.frames[0] if e.frames else 0,
-            "last_frame": e.frames[1] if e.frames else 2**62,
-            "status": e.status if e.status != UNLABELLED or e.tracklet_id in parts else "none",
+            "last_frame": e.frames[1] if e.frames else TO_THE_END,
+            "status": e.status if e.status != UNLABELLED or e.tracklet_id in parts else CLEARED,
             "identity": e.identity,
             "where": e.where,
             "line": e.line,
@@ -229,7 +217,7 @@ def _units(entries: list[_Entry], crops: pd.DataFrame) -> pd.DataFrame:
         ]
     units = describe_spans(validation, pd.DataFrame(rows))
     # a whole tracklet: from its first to its last crop
-    whole = units["first_frame"].eq(0) & units["last_frame"].eq(2**62)
+    whole = units["first_frame"].eq(0) & units["last_frame"].eq(TO_THE_END)
     bounds = validation.groupby("tracklet_id")["frame_index"]
     units.loc[whole, "first_frame"] = units.loc[whole, "tracklet_id"].map(bounds.min())
     units.loc[whole, "last_frame"] = units.loc[whole, "tracklet_id"].map(bounds.max())

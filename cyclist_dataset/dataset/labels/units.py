@@ -23,8 +23,12 @@ STATUSES = (PERSON, JUNK, UNSURE, UNLABELLED)
 # Left out of the test data: junk is not a person; an unsure unit may show a labelled person, and as
 # a distractor it would count a right match as wrong.
 EXCLUDED = (JUNK, UNSURE)
+# A file row that leaves a whole tracklet empty: it clears the tracklet's labels (never stored).
+CLEARED = "none"
 # Words that are statuses, not names: an identity may not be one of them (any case).
-RESERVED = frozenset({*STATUSES, "none"})
+RESERVED = frozenset({*STATUSES, CLEARED})
+# The last frame of a span that runs to the tracklet's end, whatever its frames.
+TO_THE_END = 2**62
 SPAN = ["tracklet_id", "first_frame", "last_frame"]
 UNIT = ["tracklet_id", "first_frame"]
 

@@ -28,6 +28,7 @@ from cyclist_dataset.dataset.labels.tracklets import (
 from cyclist_dataset.dataset.labels.units import (
     JUNK,
     PERSON,
+    TO_THE_END,
     UNIT,
     UNLABELLED,
     UNSURE,
@@ -82,7 +83,7 @@ def _upgrade(old: pd.DataFrame) -> pd.DataFrame:
             "video_id": [""] * n,
             "tracklet_id": old["tracklet_id"],
             "first_frame": [0] * n,
-            "last_frame": [2**62] * n,  # the whole tracklet, whatever its frames
+            "last_frame": [TO_THE_END] * n,  # the whole tracklet
             "start": pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]"),
             "end": pd.Series([pd.NaT] * n, dtype="datetime64[us, UTC]"),
             "n_crops": [0] * n,
@@ -259,7 +260,7 @@ def commit_labels(
         merged = merged.drop(columns=["where", "line", "unit"], errors="ignore").sort_values(
             ["location", "camera", "tracklet_id", "first_frame"]
         )
-        if previous is not None and _same(merged, old) and not changes.reviewed:
+        if previous is not None and same_labels(merged, old) and not changes.reviewed:
             return LabelVersion(previous.name, previous.path, created=False)
 
         name = f"v{(version_number(previous.name) if previous else 0) + 1:04d}"
@@ -346,7 +347,7 @@ def _conflicts(old: pd.DataFrame, changes: Changes) -> list[str]:
         current = newest(rows["label_version"])
         if as_of is not None and version_number(current) <= version_number(as_of):
             continue
-        if _same(changes.units[changes.units["tracklet_id"] == tracklet_id], rows):
+        if same_labels(changes.units[changes.units["tracklet_id"] == tracklet_id], rows):
             continue
         found.append(
             f"{tracklet_id} was labelled again in {current} after these labels were made (on "
@@ -365,14 +366,15 @@ def raise_problems(title: str, messages: list[str]) -> None:
     )
 
 
-def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    def canonical(frame: pd.DataFrame) -> list[tuple]:
-        return sorted(
-            tuple(None if pd.isna(v) else v for v in row)
-            for row in frame[SAME].itertuples(index=False)
-        )
+def same_labels(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two label tables hold the same units with the same labels on the same crops."""
+    return _canonical(a) == _canonical(b)
 
-    return canonical(a) == canonical(b)
+
+def _canonical(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(
+        tuple(None if pd.isna(v) else v for v in row) for row in frame[SAME].itertuples(index=False)
+    )
 
 
 def _meta(
