@@ -76,7 +76,7 @@ def _pages(app: FastAPI, session: Session, lock: threading.Lock, crop_paths: set
                 "problems": [p.message for p in session.problems],
                 "can_undo": session.draft.can_undo(),
                 "version": session.version.name if session.version else None,
-                "draft_changes": len(session.draft.records()),
+                "draft_changes": len(session.draft_records),
                 **context,
             },
         )

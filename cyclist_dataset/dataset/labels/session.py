@@ -538,11 +538,10 @@ class Session:
     def commit(self) -> LabelVersion:
         """The draft as the next label version (merged into the latest), through the checks of
         ``labels import``; the draft starts empty again."""
-        draft = self.draft.records()
+        draft = self.draft_records
         if not draft:
             raise UserError("nothing to commit: the draft has no changes")
         units = self._units[self._units["tracklet_id"].isin(list(draft))]
-        units = units[units["status"].isin([PERSON, JUNK, UNSURE, UNLABELLED])]
         changes = Changes(
             units,
             anchors(self.crops, units),
