@@ -101,6 +101,21 @@ class CandidateIndex:
         self.end = (tracklets["end"] - origin).dt.total_seconds().to_numpy()
         self.embeddings = embeddings
 
+    @classmethod
+    def build(
+        cls,
+        root: Path,
+        tracklets: pd.DataFrame,
+        crops_of: Callable[[str], Iterable[str]],
+        settings: LocationSettings,
+        model: AppearanceModel | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CandidateIndex:
+        """The index of ``tracklets`` (a ``tracklet_table``), embedding with ``model`` (default:
+        colour statistics) those the workspace's cache does not hold yet."""
+        cache = EmbeddingCache(root, model or ColourStatistics())
+        return cls(tracklets, cache.embeddings(root, tracklets, crops_of, progress), settings)
+
     def candidates(
         self, tracklet_id: str, per_camera: int = 3, fragments: int = 3
     ) -> tuple[dict[str, list[Candidate]], list[Candidate]]:

@@ -24,8 +24,6 @@ import pandas as pd
 
 from cyclist_dataset.dataset.labels.candidates import (
     CandidateIndex,
-    ColourStatistics,
-    EmbeddingCache,
     even,
 )
 from cyclist_dataset.dataset.labels.importing import TEMPLATE_COLUMNS
@@ -84,10 +82,9 @@ def export_package(root: Path, location: str, out: Path, candidates: int = 3) ->
     zone = ZoneInfo(location_timezones(root).get(location, "UTC"))
     rows = crops[crops["tracklet_id"].isin(chosen.index)]
     by_tracklet = {t: g for t, g in rows.groupby("tracklet_id")}
-    embeddings = EmbeddingCache(root, ColourStatistics()).embeddings(
-        root, chosen, lambda t: by_tracklet[t]["crop_path"]
+    index = CandidateIndex.build(
+        root, chosen, lambda t: by_tracklet[t]["crop_path"], location_settings(root, location)
     )
-    index = CandidateIndex(chosen, embeddings, location_settings(root, location))
     matches = {t: index.candidates(t, per_camera=candidates)[0] for t in chosen.index}
     version = get_version(root, None)
     units = _units_to_fill(version, chosen, rows)

@@ -23,8 +23,6 @@ from cyclist_dataset.dataset.labels import rules
 from cyclist_dataset.dataset.labels.candidates import (
     AppearanceModel,
     CandidateIndex,
-    ColourStatistics,
-    EmbeddingCache,
 )
 from cyclist_dataset.dataset.labels.carry import CARRY_REPORT, CarryReport, carry, carry_version
 from cyclist_dataset.dataset.labels.drafts import Draft, draft_identities
@@ -129,11 +127,14 @@ class Session:
         self.held_draft = self.draft.hold() if exclusive else None
         self.annotator = annotator
         self.carry_report = self._carry_if_stale()
-        cache = EmbeddingCache(self.root, model or ColourStatistics())
-        embeddings = cache.embeddings(
-            self.root, self.tracklets, lambda t: self.crops_of[t]["crop_path"], progress
+        self.index = CandidateIndex.build(
+            self.root,
+            self.tracklets,
+            lambda t: self.crops_of[t]["crop_path"],
+            self.settings,
+            model,
+            progress,
         )
-        self.index = CandidateIndex(self.tracklets, embeddings, self.settings)
         self._reload(force=True)  # the review list also takes the draft's carry report
 
     # ------------------------------------------------------------ state
