@@ -95,91 +95,67 @@ class Draft:
 
     def records(self) -> dict[str, dict]:
         """The draft's record of each tracklet it touched, after replaying every event."""
-        base: dict[str, dict] = {}
-        stack: list[dict] = []
-        for event in self.events:
-            op = event.get("op")
-            if op == "set":
-                stack.append(event)
-            elif op == "undo" and stack:
-                stack.pop()
-            elif op == "reset":
-                base, stack = {r["tracklet_id"]: r for r in event["records"]}, []
-            elif op == "committed":
-                base, stack = {}, []
-        state = dict(base)
-        for event in stack:
-            for record in event["records"]:
-                state[record["tracklet_id"]] = record
-        return state
+        return _records(*_replay(self.events))
 
     def carry_report(self) -> dict:
         """The report of the latest carry of this draft's records (a ``reset``), unless a commit
         came after it."""
-        found: dict = {}
-        for event in self.events:
-            if event.get("op") == "reset":
-                found = event.get("report", {})
-            elif event.get("op") == "committed":
-                found = {}
-        return found
+        reset, _ = _replay(self.events)
+        return reset.get("report", {}) if reset else {}
 
     def can_undo(self) -> bool:
-        depth = 0
-        for event in self.events:
-            op = event.get("op")
-            depth = (
-                depth + 1
-                if op == "set"
-                else max(depth - 1, 0)
-                if op == "undo"
-                else 0
-                if op in ("reset", "committed")
-                else depth
-            )
-        return depth > 0
+        return bool(_replay(self.events)[1])
 
     def last_action(self) -> str | None:
         """What the latest event that undo would take back did, for the app to say."""
-        stack: list[str] = []
-        for event in self.events:
-            op = event.get("op")
-            if op == "set":
-                stack.append(event.get("action", "an action"))
-            elif op == "undo" and stack:
-                stack.pop()
-            elif op in ("reset", "committed"):
-                stack = []
-        return stack[-1] if stack else None
+        _, live = _replay(self.events)
+        return live[-1].get("action", "an action") if live else None
+
+
+def _replay(events: list[dict]) -> tuple[dict | None, list[dict]]:
+    """What makes a draft's state: its latest ``reset`` since the last commit (None: none), and
+    the ``set`` events after it that are not undone, oldest first."""
+    reset: dict | None = None
+    live: list[dict] = []
+    for event in events:
+        op = event.get("op")
+        if op == "set":
+            live.append(event)
+        elif op == "undo" and live:
+            live.pop()
+        elif op == "reset":
+            reset, live = event, []
+        elif op == "committed":
+            reset, live = None, []
+    return reset, live
+
+
+def _records(reset: dict | None, live: list[dict]) -> dict[str, dict]:
+    state = {r["tracklet_id"]: r for r in (reset or {}).get("records", [])}
+    for event in live:
+        for record in event.get("records", []):
+            state[record["tracklet_id"]] = record
+    return state
 
 
 def draft_identities(path: Path) -> set[str]:
     """The identities another annotator's draft gives, read without touching the file (a torn
     last line, or a damaged draft, is simply not read)."""
-    names: set[str] = set()
     try:
         lines = path.read_text(encoding="utf-8").split("\n")[:-1]
     except OSError:
-        return names
-    stack: list[list[dict]] = []
-    base: list[dict] = []
+        return set()
+    events = []
     for line in lines:
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
             continue
-        op = event.get("op") if isinstance(event, dict) else None
-        if op == "set":
-            stack.append(event.get("records", []))
-        elif op == "undo" and stack:
-            stack.pop()
-        elif op == "reset":
-            base, stack = event.get("records", []), []
-        elif op == "committed":
-            base, stack = [], []
-    for records in [base, *stack]:
-        for record in records:
-            for part in record.get("parts", []):
-                if part.get("status") == PERSON and part.get("identity"):
-                    names.add(str(part["identity"]))
-    return names
+        if isinstance(event, dict):
+            events.append(event)
+    return {
+        str(part["identity"])
+        for record in _records(*_replay(events)).values()
+        for part in record.get("parts", [])
+        if part.get("status") == PERSON and part.get("identity")
+    }
