@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e '.[dev,ray]'
+	$(BIN)/pip install --quiet -e '.[pipeline,dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -55,6 +55,7 @@ bench: assets
 	$(BIN)/python benchmarks/anonymize.py
 	$(BIN)/python benchmarks/long_video.py
 	$(BIN)/python benchmarks/annotate.py
+	$(BIN)/python benchmarks/evaluate.py
 
 clean:
 	rm -rf $(VENV) workspace *.egg-info

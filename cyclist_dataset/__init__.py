@@ -18,7 +18,7 @@ _PUBLIC = {
     "Detections": "cyclist_dataset.core.detections",
     "Tracker": "cyclist_dataset.stages.track",
     "run_pipeline": "cyclist_dataset.pipeline.run",
-    "load_split": "cyclist_dataset.dataset.release",
+    "load_split": "cyclist_dataset.dataset.reader",
     "UserError": "cyclist_dataset.errors",
 }
 __all__ = ["__version__", *_PUBLIC]

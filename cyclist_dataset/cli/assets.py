@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from cyclist_dataset.cli.app import app
-from cyclist_dataset.io import assets as asset_registry
 
 assets_app = typer.Typer(
     help="Models and sample footage, pinned by upstream URL and SHA-256.", no_args_is_help=True
@@ -32,6 +31,8 @@ def assets_fetch(
 ) -> None:
     """Put every registry asset into the cache, checking each SHA-256.
     The cache is a user folder; set CYCLIST_DATASET_CACHE to move it."""
+    from cyclist_dataset.io import assets as asset_registry  # pooch: the pipeline extra
+
     names = list(name) if name else None
     if from_ is not None:
         done = asset_registry.seed(from_, names)
@@ -45,6 +46,8 @@ def assets_fetch(
 @assets_app.command("list")
 def assets_list() -> None:
     """Every registry asset, whether it is in the cache, and where it comes from."""
+    from cyclist_dataset.io import assets as asset_registry
+
     missing = set(asset_registry.missing())
     for asset in asset_registry.REGISTRY.values():
         state = "missing" if asset.name in missing else "cached"

@@ -71,7 +71,7 @@ def release_verify(
 ) -> None:
     """Re-hash every file of a release against its SHA256SUMS; exit with status 1 on any
     difference."""
-    from cyclist_dataset.dataset.release import verify_release
+    from cyclist_dataset.dataset.reader import verify_release
 
     checked, problems = verify_release(release)
     if problems:
@@ -85,7 +85,7 @@ def release_verify(
 @release_app.command("list")
 def release_list(workspace: WorkspaceArg) -> None:
     """Every release of the workspace: when, which label version, how many images and identities."""
-    from cyclist_dataset.dataset.release import list_releases
+    from cyclist_dataset.dataset.reader import list_releases
 
     found = list_releases(workspace)
     if not found:
@@ -125,9 +125,9 @@ def pull(
 ) -> None:
     """Export one split of a release for training or evaluation. Pull several splits into the same
     folder to assemble a full Market-1501 or MSMT17 layout (e.g. train, then test)."""
-    from cyclist_dataset.dataset.privacy import unaudited_release_message
     from cyclist_dataset.dataset.pull import pull as pull_split
-    from cyclist_dataset.dataset.release import release_meta
+    from cyclist_dataset.dataset.pull import torchreid_hint
+    from cyclist_dataset.dataset.reader import release_meta, unaudited_release_message
 
     warning = unaudited_release_message(release_meta(release), release)
     if warning is not None:
@@ -139,3 +139,5 @@ def pull(
         f"{summary.to}: {summary.images} images of {split} as {format}: "
         f"{', '.join(summary.written)}"
     )
+    if (hint := torchreid_hint(summary.to, format)) is not None:
+        typer.echo(hint)

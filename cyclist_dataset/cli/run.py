@@ -66,7 +66,7 @@ def run(
     from cyclist_dataset.pipeline.executors import make_executor
     from cyclist_dataset.pipeline.run import run_pipeline
     from cyclist_dataset.pipeline.unit import STAGE_NAMES
-    from cyclist_dataset.tools.report import drops, summary, where_outputs_are
+    from cyclist_dataset.tools.report import drops, split_warnings, summary, where_outputs_are
 
     config = load_pipeline(pipeline, workspace)
     selected = tuple(s.strip() for s in stages.split(",")) if stages else STAGE_NAMES
@@ -86,6 +86,8 @@ def run(
         "\nboxes dropped by the filter, by the first rule they fail:\n"
         + drops(config.workspace).to_string()
     )
+    for line in split_warnings(config.workspace):
+        typer.echo(f"\n{line}", err=True)
     from cyclist_dataset.dataset.labels import labels_out_of_date
 
     stale = labels_out_of_date(config.workspace)

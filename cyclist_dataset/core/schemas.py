@@ -226,6 +226,8 @@ LABEL_ANCHORS = pa.schema(
 )
 
 # releases/NAME/{train,test,query,gallery}.parquet: one row per crop of a released split.
+# The pid of an unlabelled test tracklet (a distractor: in the gallery, never a query's match).
+DISTRACTOR_PID = 0
 RELEASE_SPLIT = pa.schema(
     [
         pa.field("image", pa.string(), nullable=False),  # relative to the release folder

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cyclist_dataset.dataset.privacy import ALLOW_FLAG, UNAUDITED_WARNING
+from cyclist_dataset.core.schemas import DISTRACTOR_PID
+from cyclist_dataset.dataset.reader import ALLOW_FLAG, UNAUDITED_WARNING
 
 
 def unaudited_warning(privacy: dict | None) -> str | None:
@@ -46,7 +47,9 @@ def write_figures(folder: Path, splits: dict[str, pd.DataFrame]) -> dict[str, st
             "identities",
             {
                 "train (per-camera tracklets)": train.groupby("pid").size(),
-                "test (labelled, cross-camera)": test[test["pid"] > 0].groupby("pid").size(),
+                "test (labelled, cross-camera)": test[test["pid"] != DISTRACTOR_PID]
+                .groupby("pid")
+                .size(),
             },
         ),
     }
@@ -123,14 +126,14 @@ def test_table(
         t, q, g = (
             f if location is None else f[f["location"] == location] for f in (test, query, gallery)
         )
-        labelled = t[t["pid"] > 0]
+        labelled = t[t["pid"] != DISTRACTOR_PID]
         rows.append(
             [
                 "**Total**" if location is None else location,
                 labelled["pid"].nunique(),
                 len(labelled),
-                t.loc[t["pid"] == 0, "tracklet_id"].nunique(),
-                int((t["pid"] == 0).sum()),
+                t.loc[t["pid"] == DISTRACTOR_PID, "tracklet_id"].nunique(),
+                int((t["pid"] == DISTRACTOR_PID).sum()),
                 len(q),
                 len(g),
             ]
@@ -269,6 +272,7 @@ def dataset_card(
         f"{_windows_text(meta)}; the rest is train. A tracklet goes whole to the part holding its "
         f"midpoint. {cost}",
         "",
+        *[f"> **{line}**\n" for line in meta.get("warnings", [])],
         _table(
             ["split", "images", "identities", "distractor images", "tracklets"],
             [
@@ -281,7 +285,9 @@ def dataset_card(
         "linked across cameras), so batches should come from a single camera "
         "(`cyclist_dataset.dataset.torch.CameraPKSampler`).",
         "- **test**: `pid` 1..M are cross-camera identities; `pid` 0 marks unlabelled tracklets "
-        "(distractors).",
+        "(distractors: Market-1501's `0000` in a market1501 pull; in an msmt pull, which has no "
+        "distractor label, an identity of its own per tracklet, in the gallery only). Junk (not a "
+        "person) and unsure tracklets are left out.",
         "- **query**: one crop per identity and camera, for identities seen by at least two "
         "cameras (Market-1501's convention); **gallery**: the test crops that are not queries.",
         "- `camid` numbers the release's cameras from 0: "
@@ -348,6 +354,10 @@ def dataset_card(
         "# pandas; `path` is each image's file",
         "from cyclist_dataset.dataset.torch import ReidDataset, CameraPKSampler",
         "```",
+        "",
+        "`cyclist-dataset evaluate RELEASE_DIR --features FILE` scores a model's features with the "
+        "thesis's protocol (CMC, mAP; open-world precision, recall, F1); `--baseline colour` "
+        "gives the colour-statistics floor.",
         "",
         "`cyclist-dataset pull RELEASE_DIR --split train --to DIR "
         "--format market1501|msmt|parquet` exports a split.",

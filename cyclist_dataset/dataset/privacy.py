@@ -18,21 +18,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cyclist_dataset.core.config import AuditConfig
+from cyclist_dataset.dataset.reader import ALLOW_FLAG
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.anonymize.audit import audit_identity, falls_short
-
-ALLOW_FLAG = "--allow-unaudited"
-UNAUDITED_WARNING = (
-    "UNAUDITED RELEASE: some crops of this release were not checked by the privacy audit as "
-    "currently defined (made with {flag}, for research use only); faces may be recognisable. "
-    "Do not publish or share it."
-)
-
-
-class UnauditedReleaseWarning(UserWarning):
-    """Reading a release whose crops were not all audited (``release create --allow-unaudited``)
-    or a release made before releases were gated on the audit (format < 3)."""
 
 
 def reference_audit() -> dict:
@@ -158,21 +147,3 @@ def privacy_summary(
         },
         "by_camera": by_camera,
     }
-
-
-def unaudited_release_message(meta: dict, release_dir: Path) -> str | None:
-    """The warning for reading this release, or None when every crop passed the current audit."""
-    privacy = meta.get("privacy")
-    if privacy is None:
-        return (
-            f"{release_dir}: made before releases were gated on the privacy audit (format "
-            f"{meta.get('format_version', 1)}); its crops may not all have been audited. "
-            "Re-release it from an audited workspace."
-        )
-    if privacy.get("audited", False):
-        return None
-    return (
-        f"{release_dir}: "
-        + UNAUDITED_WARNING.format(flag=ALLOW_FLAG)
-        + f" ({privacy.get('unaudited_crops', '?')} of {privacy.get('crops', '?')} crops)"
-    )

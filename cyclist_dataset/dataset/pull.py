@@ -1,17 +1,22 @@
 """Export one split of a release in the layout a training codebase expects.
 
-- ``parquet``: ``DIR/<split>.parquet`` and the images under ``DIR/<split>/``.
+- ``parquet``: ``DIR/<split>.parquet`` and the images under ``DIR/<split>/``, with the release's
+  own pids (test: 1..M labelled, 0 = distractor; junk and unsure tracklets are left out).
 - ``market1501``: Market-1501's folders and names, as torchreid's ``Market1501`` reads them:
   train -> ``bounding_box_train/``, query -> ``query/``, gallery -> ``bounding_box_test/``
   (test -> both query and gallery). Names ``{pid:04d}_c{cam}s{seq}_{frame:06d}_{n:02d}.jpg``:
   torchreid parses ``([-\\d]+)_c(\\d)`` and asserts ``0 <= pid <= 1501`` and ``1 <= camid <= 6``,
   so a release with more than 6 cameras or a split with more than 1501 identities is refused (use
-  ``msmt``). pid 0 is Market's distractor (our unlabelled test tracklets); train pids are written
-  as pid + 1.
+  ``msmt``). Distractors (unlabelled test tracklets) are Market's ``0000``, which torchreid keeps
+  in the gallery and leaves out of ``combineall`` training; train pids are written as pid + 1 so
+  that none is 0. Market's junk (``-1``, ignored by evaluation) is never written: junk and unsure
+  tracklets are left out of a release's test data altogether, which is what ``-1`` achieves.
 - ``msmt``: MSMT17's list files, as torchreid's ``MSMT17`` reads them (no limits on cameras or
   identities): ``train/`` + ``list_train.txt`` (+ an empty ``list_val.txt``), ``test/`` +
   ``list_query.txt`` and ``list_gallery.txt``; lines ``<pid>/<file> <pid>``, the camera (1-based) is
-  the third ``_`` field of the file name.
+  the third ``_`` field of the file name. MSMT17 has no distractor label: each distractor tracklet
+  is an identity of its own, numbered after the labelled ones (``msmt_pids``), in the gallery only;
+  the export's ``<split>.parquet`` keeps the release's pid (0); file names and lists the new one.
 
 Every export also writes ``DIR/<split>.parquet``: the split's rows with ``image`` pointing at the
 exported file (relative to DIR), so each exported name traces back to its crop. Existing files and
@@ -29,13 +34,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cyclist_dataset.core import schemas
-from cyclist_dataset.dataset.privacy import unaudited_release_message
-from cyclist_dataset.dataset.release import (
+from cyclist_dataset.dataset.reader import (
     CHECKSUMS,
+    EMPTY_SPLIT_CAUSES,
     META,
     SPLITS,
     load_split,
     release_meta,
+    unaudited_release_message,
     verify_release,
 )
 from cyclist_dataset.errors import UserError
@@ -66,6 +72,33 @@ _FOLDERS = {
     },
 }
 _MSMT_LISTS = {"train": "list_train.txt", "query": "list_query.txt", "gallery": "list_gallery.txt"}
+
+
+# Where torchreid looks for each layout under its ``root`` (torchreid's Market1501.dataset_dir +
+# its data_dir; MSMT17.dataset_dir + its VERSION_DICT key).
+TORCHREID_NESTING = {
+    "market1501": ("market1501/Market-1501-v15.09.15", "market1501"),
+    "msmt": ("msmt17/MSMT17_V1", "msmt17"),
+}
+
+
+def torchreid_hint(to: Path, fmt: str) -> str | None:
+    """How torchreid reads an export in ``to``: the ``root`` to give it, or where to put ``to``."""
+    if fmt not in TORCHREID_NESTING:
+        return None
+    nesting, source = TORCHREID_NESTING[fmt]
+    resolved = to.resolve()
+    depth = nesting.count("/") + 1
+    if resolved.as_posix().endswith("/" + nesting):
+        root = resolved.parents[depth - 1]
+        return (
+            f"torchreid: ImageDataManager(root={str(root)!r}, sources={source!r}) reads this "
+            "export once train and test are both pulled here"
+        )
+    return (
+        f"torchreid reads this layout from ROOT/{nesting}/ (then ImageDataManager(root=ROOT, "
+        f"sources={source!r})): pull with --to ROOT/{nesting}, or move {to} there"
+    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +139,12 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
             f"{to}: {', '.join(taken)} already exist(s); pull into another folder "
             "(nothing is overwritten)"
         )
-    parts = {part: load_split(release_dir, part) for part in layout}
+    parts = {part: load_split(release_dir, part, allow_empty=True) for part in layout}
+    if not any(len(frame) for frame in parts.values()):
+        raise UserError(
+            f"{release_dir}: the {split} split is empty, nothing to export. "
+            + EMPTY_SPLIT_CAUSES[split]
+        )
     if fmt == "market1501":
         _check_market(meta, parts, release_dir)
     names = export_names(release_dir, fmt)
@@ -123,8 +161,9 @@ def pull(release_dir: Path, split: str, to: Path, fmt: str = "parquet") -> PullS
                 shutil.copyfile(source, target)  # a copy: editing it leaves the release alone
     for part, list_name in zip(layout, lists, strict=False):
         rows = parts[part]
+        # the pid as exported: the folder of the file's name (msmt_pids)
         (staging / list_name).write_text(
-            "".join(f"{file} {pid}\n" for file, pid in zip(rows["file"], rows["pid"], strict=True)),
+            "".join(f"{file} {int(file.split('/')[0])}\n" for file in rows["file"]),
             encoding="utf-8",
         )
     if "list_val.txt" in lists:
@@ -219,7 +258,8 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
 
     Computed over the whole release so a crop has the same name whichever split is pulled.
     """
-    train, test = load_split(release_dir, "train"), load_split(release_dir, "test")
+    train = load_split(release_dir, "train", allow_empty=True)
+    test = load_split(release_dir, "test", allow_empty=True)
     if fmt == "parquet":
         return {
             image: image.removeprefix("images/")
@@ -259,6 +299,10 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
                     f"{pid:04d}_c{camid + 1}s{seq[(camid, video)]}_{frame:06d}_{n:02d}.jpg"
                 )
         else:
+            if offset == 0:
+                part = part.assign(pid=msmt_pids(part)).sort_values(
+                    ["pid", "camid", "video_id", "frame_index", "image"]
+                )
             width = max(2, len(str(int(every["camid"].max()) + 1))) if len(every) else 2
             number = part.groupby("pid").cumcount()
             for image, pid, camid, frame, n in zip(
@@ -269,3 +313,16 @@ def export_names(release_dir: Path, fmt: str) -> dict[str, str]:
                     f"{frame:06d}{Path(image).suffix}"
                 )
     return names
+
+
+def msmt_pids(test: pd.DataFrame) -> pd.Series:
+    """The test split's pids as the msmt export writes them. MSMT17 has no distractor label (and
+    torchreid's MSMT17 reader no junk pids), so a shared pid 0 would make all distractors one
+    person, and one training class under ``combineall``. Each distractor tracklet gets an identity
+    of its own instead, numbered after the labelled ones: no query has it, so evaluation still
+    treats it as a distractor, and as a training class it is what a train tracklet is."""
+    distractor = test["pid"] == schemas.DISTRACTOR_PID
+    first = int(test["pid"].max()) + 1 if len(test) else 1
+    tracklets = sorted(test.loc[distractor, "tracklet_id"].unique())
+    numbers = {tracklet: first + i for i, tracklet in enumerate(tracklets)}
+    return test["pid"].where(~distractor, test["tracklet_id"].map(numbers)).astype("int64")

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import re
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +35,7 @@ import pyarrow.parquet as pq
 
 from cyclist_dataset._version import __version__
 from cyclist_dataset.core import schemas
+from cyclist_dataset.core.empty_splits import empty_parts
 from cyclist_dataset.dataset.card import dataset_card, write_figures
 from cyclist_dataset.dataset.labels import (
     LabelVersion,
@@ -46,28 +45,28 @@ from cyclist_dataset.dataset.labels import (
     stale_units,
 )
 from cyclist_dataset.dataset.labels.units import EXCLUDED, PERSON, empty_units, label_crops
-from cyclist_dataset.dataset.privacy import (
+from cyclist_dataset.dataset.privacy import privacy_gate, privacy_summary, refused_crops
+from cyclist_dataset.dataset.reader import (  # noqa: F401 (load_split, verify_release: re-exported)
     ALLOW_FLAG,
+    CARD,
+    CHECKSUMS,
+    CHECKSUMS_DIGEST,
+    META,
+    SPLITS,
     UNAUDITED_WARNING,
-    UnauditedReleaseWarning,
-    privacy_gate,
-    privacy_summary,
-    refused_crops,
-    unaudited_release_message,
+    files_listed,
+    list_releases,
+    load_split,
+    release_meta,
+    releases_dir,
+    verify_release,
 )
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.atomic import atomic_dir, link_or_copy, remove_stale_partials
-from cyclist_dataset.io.hashing import sha256_bytes, sha256_of
+from cyclist_dataset.io.hashing import sha256_of
 from cyclist_dataset.io.workspace import STAGE_OUTPUT, Workspace, read_params
 from cyclist_dataset.stages.split import split_stats
 
-RELEASES_DIR = "releases"
-SPLITS = ("train", "test", "query", "gallery")
-CHECKSUMS = "SHA256SUMS"
-# The SHA-256 of SHA256SUMS itself: a file deleted together with its line changes it.
-CHECKSUMS_DIGEST = "SHA256SUMS.sha256"
-CARD = "README.md"
-META = "release.json"
 # 2: SHA256SUMS.sha256 and release.json's `files` (the number of files SHA256SUMS lists)
 # 3: gated on the privacy audit; release.json's `privacy` (dataset.privacy.privacy_summary)
 FORMAT_VERSION = 3
@@ -115,9 +114,8 @@ def build_splits(crops: pd.DataFrame, labels: pd.DataFrame | None) -> dict[str, 
         )
     ]
     labelled = test["identity"].notna()
-    test["pid"] = (
-        0  # Market-1501's "distractor": an unlabelled tracklet (open-world evaluation needs them)
-    )
+    # Market-1501's "distractor": an unlabelled tracklet (open-world evaluation needs them)
+    test["pid"] = schemas.DISTRACTOR_PID
     test.loc[labelled, "pid"] = _rank(test.loc[labelled, "identity"], start=1)
     test["split"] = "test"
 
@@ -177,10 +175,6 @@ def check_labels(crops: pd.DataFrame, labels: pd.DataFrame, version: str, root: 
 # ---------------------------------------------------------------- creating a release
 
 
-def releases_dir(root: Path) -> Path:
-    return Path(root) / RELEASES_DIR
-
-
 def create_release(
     root: Path,
     name: str,
@@ -220,6 +214,9 @@ def create_release(
         if version is not None and label_rows is not None:
             check_labels(crops, label_rows, version.name, root)
         splits = build_splits(crops, label_rows)
+        empty = empty_parts(crops)
+        for line in empty:
+            log(line)
         with atomic_dir(target) as tmp:
             log(f"linking {len(crops)} crops")
             for crop_path in crops["crop_path"]:
@@ -231,11 +228,12 @@ def create_release(
             figures = write_figures(tmp, splits)
             meta = _metadata(root, name, version, splits, crops, by)
             meta["privacy"] = privacy
+            meta["warnings"] = empty
             (tmp / CARD).write_text(
                 dataset_card(meta, splits, _footage_hours(root), figures, CHECKSUMS),
                 encoding="utf-8",
             )
-            meta["files"] = len(_files(tmp)) + 1  # and release.json itself
+            meta["files"] = len(files_listed(tmp)) + 1  # and release.json itself
             (tmp / META).write_text(
                 json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
             )
@@ -342,8 +340,10 @@ def _metadata(
                 # pid 0 marks distractors (unlabelled test tracklets): not an identity
                 "pids": int(frame["pid"].nunique())
                 if split == "train"
-                else int(frame.loc[frame["pid"] > 0, "pid"].nunique()),
-                "distractor_images": 0 if split == "train" else int((frame["pid"] == 0).sum()),
+                else int(frame.loc[frame["pid"] != schemas.DISTRACTOR_PID, "pid"].nunique()),
+                "distractor_images": 0
+                if split == "train"
+                else int((frame["pid"] == schemas.DISTRACTOR_PID).sum()),
                 "tracklets": int(frame["tracklet_id"].nunique()),
             }
             for split, frame in splits.items()
@@ -403,17 +403,8 @@ def _fold(objects: list[dict]) -> dict:
 # ---------------------------------------------------------------- checksums
 
 
-def _files(folder: Path) -> list[str]:
-    """Every file of a release that SHA256SUMS lists: all but the two checksum files."""
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if (p.is_file() or p.is_symlink()) and p.name not in (CHECKSUMS, CHECKSUMS_DIGEST)
-    )
-
-
 def _write_checksums(folder: Path) -> dict[str, str]:
-    digests = {name: sha256_of(folder / name) for name in _files(folder)}
+    digests = {name: sha256_of(folder / name) for name in files_listed(folder)}
     (folder / CHECKSUMS).write_text(
         "".join(f"{digest}  {name}\n" for name, digest in digests.items()), encoding="utf-8"
     )
@@ -421,136 +412,3 @@ def _write_checksums(folder: Path) -> dict[str, str]:
         f"{sha256_of(folder / CHECKSUMS)}  {CHECKSUMS}\n", encoding="utf-8"
     )
     return digests
-
-
-# `sha256sum -c` format, strictly: 64 lowercase hex digits, two spaces, a relative path; LF only.
-_CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^\n\r]+)$")
-
-
-def _unsafe_name(name: str) -> str | None:
-    """Why a listed name cannot be a file of the release, or None."""
-    parts = name.split("/")
-    if name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
-        return "not a plain relative path inside the release"
-    return None
-
-
-def _parse_checksums(text: str) -> tuple[dict[str, str], list[str]]:
-    entries: dict[str, str] = {}
-    problems = []
-    if text and not text.endswith("\n"):
-        problems.append(f"{CHECKSUMS}: the last line has no line end")
-    for number, line in enumerate(text.split("\n")[:-1] if text else [], 1):
-        match = _CHECKSUM_LINE.match(line)
-        if not match:
-            problems.append(f"{CHECKSUMS}:{number}: malformed line {line!r}")
-            continue
-        digest, name = match.groups()
-        if (why := _unsafe_name(name)) is not None:
-            problems.append(f"{CHECKSUMS}:{number}: {name!r} is {why}")
-        elif name in entries:
-            problems.append(f"{CHECKSUMS}:{number}: {name} is listed twice")
-        else:
-            entries[name] = digest
-    return entries, problems
-
-
-def verify_release(release_dir: Path) -> tuple[int, list[str]]:
-    """Re-hash every file of a release: (files checked, problems). No problems: the release is
-    intact. Also checked: SHA256SUMS's own digest and its number of files (a file deleted with its
-    line), symbolic links, names that would leave the release, files added later."""
-    release_dir = Path(release_dir)
-    listing = release_dir / CHECKSUMS
-    if not listing.is_file():
-        raise UserError(
-            f"{release_dir}: no {CHECKSUMS}; this is not a release folder "
-            "(see `cyclist-dataset release list WORKSPACE`)"
-        )
-    raw = listing.read_bytes()
-    entries, problems = _parse_checksums(raw.decode("utf-8", errors="replace"))
-    root = release_dir.resolve()
-    for name, digest in entries.items():
-        path = release_dir / name
-        if path.is_symlink():
-            problems.append(f"{name}: a symbolic link (releases hold only files)")
-        elif not path.resolve().is_relative_to(root):
-            problems.append(f"{name}: outside the release")
-        elif not path.is_file():
-            problems.append(f"{name}: missing")
-        elif sha256_of(path) != digest:
-            problems.append(f"{name}: content changed (SHA-256 differs from {CHECKSUMS})")
-    problems += [
-        f"{name}: not part of the release (added later)"
-        + (" (a symbolic link)" if (release_dir / name).is_symlink() else "")
-        for name in _files(release_dir)
-        if name not in entries
-    ]
-    problems += _check_listing_itself(release_dir, raw, len(entries))
-    return len(entries), problems
-
-
-def _check_listing_itself(release_dir: Path, raw: bytes, listed: int) -> list[str]:
-    meta_path = release_dir / META
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [f"{META}: missing or not JSON"]
-    if meta.get("format_version", 1) < 2:
-        return []  # releases made before 0.2 record neither
-    problems = []
-    digest_file = release_dir / CHECKSUMS_DIGEST
-    expected = f"{sha256_bytes(raw)}  {CHECKSUMS}\n"
-    if not digest_file.is_file() or digest_file.read_text(encoding="utf-8") != expected:
-        problems.append(f"{CHECKSUMS}: its SHA-256 differs from {CHECKSUMS_DIGEST} (lines changed)")
-    if meta.get("files") != listed:
-        problems.append(
-            f"{CHECKSUMS} lists {listed} files, {META} recorded {meta.get('files')} "
-            "(files removed together with their lines)"
-        )
-    return problems
-
-
-# ---------------------------------------------------------------- reading releases
-
-
-def list_releases(root: Path) -> list[dict]:
-    """Every release of a workspace (oldest first) with its label version and split sizes."""
-    folder = releases_dir(root)
-    found = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.is_dir() and not path.name.startswith(".") and (path / META).is_file():
-            found.append({"path": path, **json.loads((path / META).read_text(encoding="utf-8"))})
-    return sorted(found, key=lambda r: (r["created_at"], r["name"]))
-
-
-def release_meta(release_dir: Path) -> dict:
-    path = Path(release_dir) / META
-    if not path.is_file():
-        raise UserError(
-            f"{release_dir}: not a release folder (no {META}); releases are in "
-            f"WORKSPACE/{RELEASES_DIR}/NAME"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def load_split(release_dir: Path | str, split: str) -> pd.DataFrame:
-    """One split of a release as a DataFrame (``schemas.RELEASE_SPLIT`` columns) plus ``path``, the
-    absolute image file of each row."""
-    release_dir = Path(release_dir)
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
-    warning = unaudited_release_message(release_meta(release_dir), release_dir)
-    if warning is not None:
-        warnings.warn(warning, UnauditedReleaseWarning, stacklevel=2)
-    frame = pd.read_parquet(release_dir / f"{split}.parquet")
-    root = release_dir.resolve()
-    paths = [root / image for image in frame["image"]]
-    for row, (image, path) in enumerate(zip(frame["image"], paths, strict=True)):
-        if not image.startswith("images/") or not path.resolve().is_relative_to(root / "images"):
-            raise UserError(
-                f"{release_dir / f'{split}.parquet'}: row {row}: image {image!r} lies outside the "
-                "release's images/ folder; the release was tampered with "
-                "(`cyclist-dataset release verify`)"
-            )
-    frame["path"] = [os.fspath(path) for path in paths]
-    return frame

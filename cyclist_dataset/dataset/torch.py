@@ -8,17 +8,12 @@ identity once per epoch, an identity with fewer than K images padded with random
 batch drawn from a single camera, because training identities are per-camera tracklets: the same
 cyclist seen by two cameras is two identities, and must not meet itself as a negative in a batch.
 
-torchreid (not a dependency) reads a release as a custom dataset (``root`` is the release folder)::
+torchreid (not a dependency) reads a release through ``cyclist_dataset.dataset.torchreid``
+(``CyclistRelease``, a module-level class, so DataLoader workers can pickle it under the spawn
+start method too). torchreid's own samplers do not build single-camera PK batches; for those, train
+with ``ReidDataset`` and ``CameraPKSampler`` (``DataLoader(dataset, batch_sampler=sampler)``).
 
-    import torchreid
-    from cyclist_dataset.dataset.torch import torchreid_dataset
-    torchreid.data.register_image_dataset("cyclists", torchreid_dataset())
-    datamanager = torchreid.data.ImageDataManager(root="WORKSPACE/releases/NAME",
-                                                  sources="cyclists", height=256, width=128,
-                                                  batch_size_train=64)
-
-torchreid's own samplers do not build single-camera PK batches; for those, train with
-``ReidDataset`` and ``CameraPKSampler`` (``DataLoader(dataset, batch_sampler=sampler)``).
+``extract_features`` turns any PyTorch model into the features ``cyclist-dataset evaluate`` reads.
 """
 
 from __future__ import annotations
@@ -32,7 +27,9 @@ import pandas as pd
 import torch as _torch
 from PIL import Image
 
-from cyclist_dataset.dataset.release import load_split
+from cyclist_dataset.dataset.evaluation.features import Features
+from cyclist_dataset.dataset.reader import load_split
+from cyclist_dataset.errors import UserError
 
 
 class ReidDataset(_torch.utils.data.Dataset):
@@ -67,6 +64,11 @@ class ReidDataset(_torch.utils.data.Dataset):
         return dataset
 
     def _init(self, frame: pd.DataFrame, transform: Callable | None, relabel: bool) -> None:
+        if len(frame) == 0:
+            raise UserError(
+                "ReidDataset: no images (an empty split, or a filter that kept nothing); "
+                "a DataLoader over it would yield nothing"
+            )
         self.paths: list[str] = list(frame["path"])
         pids = frame["pid"].to_numpy(np.int64)
         if relabel:
@@ -112,6 +114,16 @@ class CameraPKSampler(_torch.utils.data.Sampler):
         self._by_camera: dict[int, list[list[int]]] = defaultdict(list)
         for (camid, _), indices in sorted(groups.items()):
             self._by_camera[camid].append(indices)
+        if drop_last and len(self) == 0:
+            counts = ", ".join(
+                f"camera {camid}: {len(ids)}" for camid, ids in sorted(self._by_camera.items())
+            )
+            raise ValueError(
+                f"CameraPKSampler: no camera has p={p} identities, so no batch can be made "
+                f"(identities per camera: {counts or 'none'}). Lower p (at most "
+                f"{max((len(ids) for ids in self._by_camera.values()), default=0)}), or pass "
+                "drop_last=False for smaller last batches"
+            )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -147,25 +159,53 @@ class CameraPKSampler(_torch.utils.data.Sampler):
         ]
 
 
+def extract_features(
+    model: _torch.nn.Module,
+    release_dir: Path | str,
+    transform: Callable,
+    batch_size: int = 64,
+    split: str = "test",
+    device: str | _torch.device | None = None,
+    num_workers: int = 0,
+) -> Features:
+    """The features ``cyclist-dataset evaluate`` reads, from any PyTorch model: ``model(batch)``
+    of each split image, ``transform``ed (e.g. ``Compose([Resize((256, 128)), ToTensor(),
+    Normalize(...)])``), in eval mode and without gradients. A model returning a tuple or list
+    (torchreid's in some modes) gives its first element. ``write_features`` saves them."""
+    frame = load_split(release_dir, split)
+    dataset = ReidDataset.from_frame(frame, transform, relabel=False)
+    loader = _torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers
+    )
+    if device is None:  # where the model is (a model without parameters: the CPU)
+        device = next(model.parameters(), _torch.empty(0)).device
+    was_training = model.training
+    model.eval()
+    batches = []
+    try:
+        with _torch.no_grad():
+            for images, _, _ in loader:
+                output = model(images.to(_torch.device(device)))
+                if isinstance(output, tuple | list):
+                    output = output[0]
+                batches.append(output.reshape(len(images), -1).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return Features(frame["image"].to_numpy(str), np.concatenate(batches))
+
+
 def torchreid_lists(release_dir: Path | str) -> tuple[list, list, list]:
-    """torchreid's (train, query, gallery) lists of ``(image path, pid, camid)`` for a release."""
+    """torchreid's (train, query, gallery) lists of ``(image path, pid, camid)`` for a release.
+
+    An empty train split raises (torchreid would fail later with an ``IndexError``); query and
+    gallery are empty for a release without labels (training only)."""
     return tuple(  # type: ignore[return-value]
         [
             (path, int(pid), int(camid))
             for path, pid, camid in zip(frame["path"], frame["pid"], frame["camid"], strict=True)
         ]
-        for frame in (load_split(release_dir, s) for s in ("train", "query", "gallery"))
+        for frame in (
+            load_split(release_dir, split, allow_empty=split != "train")
+            for split in ("train", "query", "gallery")
+        )
     )
-
-
-def torchreid_dataset() -> type:
-    """A ``torchreid.data.ImageDataset`` subclass whose ``root`` is a release folder (needs
-    torchreid)."""
-    import torchreid  # not a dependency: only for users of torchreid
-
-    class CyclistRelease(torchreid.data.ImageDataset):
-        def __init__(self, root: str = "", **kwargs) -> None:
-            train, query, gallery = torchreid_lists(root)
-            super().__init__(train, query, gallery, **kwargs)
-
-    return CyclistRelease

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cyclist_dataset.core.empty_splits import empty_parts
 from cyclist_dataset.io.workspace import Workspace
 from cyclist_dataset.stages.filter import DROP_REASONS
 
@@ -40,6 +41,11 @@ def summary(root: Path) -> pd.DataFrame:
     total = table[numeric].sum()
     table.loc["TOTAL"] = {"camera": f"{table['camera'].nunique()} camera(s)", **total.to_dict()}
     return table
+
+
+def split_warnings(root: Path) -> list[str]:
+    """Locations that contribute no train or no validation crops (``core.empty_splits``)."""
+    return empty_parts(_read(Workspace(root), "crops", ["location", "split"]))
 
 
 def drops(root: Path) -> pd.DataFrame:

@@ -154,6 +154,8 @@ def test_a_rerun_with_other_parameters_carries_the_labels_and_reports_the_rest(w
     run = cli("run", str(pipeline), "--workspace", str(copy))
     assert run.returncode == 0, run.stderr
     assert "label version v0001:" in run.stderr and "labels carry" in run.stderr
+    # all of the lab's footage is validation: the run's summary says what that means for training
+    assert "WARNING: location 'multicam_lab' contributes no train crops" in run.stderr
     with pytest.raises(UserError, match="labels carry"):
         create_release(copy, "stale")
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from cyclist_dataset.core import schemas
 from cyclist_dataset.core.config import AnonymizeConfig, AuditConfig, YoloxConfig, load_pipeline
-from cyclist_dataset.dataset.privacy import UnauditedReleaseWarning
+from cyclist_dataset.dataset.reader import UnauditedReleaseWarning
 from cyclist_dataset.dataset.release import create_release, load_split
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io import assets, video

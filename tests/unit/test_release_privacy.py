@@ -14,8 +14,8 @@ from synthetic_workspace import T0, Tracklet, make_workspace
 from typer.testing import CliRunner
 
 from cyclist_dataset.cli import app
-from cyclist_dataset.dataset.privacy import UnauditedReleaseWarning
 from cyclist_dataset.dataset.pull import pull
+from cyclist_dataset.dataset.reader import UnauditedReleaseWarning
 from cyclist_dataset.dataset.release import create_release, load_split
 from cyclist_dataset.errors import UserError
 
@@ -103,7 +103,7 @@ def test_an_audited_release_reads_without_warnings_and_its_card_counts_the_audit
     assert by_camera["A"]["escalated"] == {"1": 4} and by_camera["A"]["audited"] == 8
     assert by_camera["B"]["refused"] == 3 and by_camera["C"]["refused"] == 0
     card = (release / "README.md").read_text()
-    assert "WARNING" not in card
+    assert "UNAUDITED" not in card
     assert "All 16 crops carry a passing verdict of the privacy audit" in card
     assert "| town | A | 8 | 8 | 4 / 0 / 0 | 0 | 0 |" in card
     assert "| town | B | 4 | 4 | 2 / 0 / 0 | 3 | 0 |" in card

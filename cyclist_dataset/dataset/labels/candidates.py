@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from cyclist_dataset.dataset import colour
 from cyclist_dataset.dataset.labels.location import LocationSettings
 from cyclist_dataset.io.atomic import atomic_path
 
@@ -49,26 +50,17 @@ class AppearanceModel(Protocol):
 
 
 class ColourStatistics:
-    """Hue-saturation and value histograms of a crop's torso and legs (its middle 60% in width),
-    square-rooted (Hellinger) and L2-normalised: a sanity floor for ranking, not a re-ID model."""
+    """``dataset.colour``'s statistics of each crop (BGR arrays, as OpenCV reads them), with
+    OpenCV's area resize and HSV: a sanity floor for ranking, not a re-ID model."""
 
     name = "colour-v1"
-    REGIONS = ((0.15, 0.5), (0.5, 0.9))  # torso, legs: shares of the crop's height
 
     def embed(self, images: list[np.ndarray]) -> np.ndarray:
-        return np.stack([self._one(image) for image in images]).astype(np.float32)
+        return np.stack([self._one(image) for image in images])
 
     def _one(self, image: np.ndarray) -> np.ndarray:
-        resized = cv2.resize(image, (48, 128), interpolation=cv2.INTER_AREA)
-        hsv = cv2.cvtColor(resized, cv2.COLOR_BGR2HSV)
-        parts = []
-        for top, bottom in self.REGIONS:
-            region = hsv[int(top * 128) : int(bottom * 128), 10:38]
-            hs = cv2.calcHist([region], [0, 1], None, [12, 4], [0, 180, 0, 256]).ravel()
-            v = cv2.calcHist([region], [2], None, [8], [0, 256]).ravel()
-            parts += [hs / max(hs.sum(), 1.0), v / max(v.sum(), 1.0)]
-        vector = np.sqrt(np.concatenate(parts))
-        return vector / max(float(np.linalg.norm(vector)), 1e-9)
+        resized = cv2.resize(image, colour.SIZE, interpolation=cv2.INTER_AREA)
+        return colour.statistics_of_hsv(cv2.cvtColor(resized, cv2.COLOR_BGR2HSV), hue_levels=180)
 
 
 @dataclass(frozen=True)
