@@ -11,8 +11,22 @@ import typer
 from cyclist_dataset.cli.app import app
 from cyclist_dataset.errors import UserError
 
+# One string per paragraph: typer shows a docstring's line breaks as they are.
+EVALUATE_HELP = "\n\n".join(
+    [
+        "Score a re-ID model on a release's test split (Schoustra 2020, Section III.C).",
+        "Closed world: CMC rank-1/5/10 and mAP, under the thesis's protocol (each labelled test "
+        "image against all others; the same identity in the same camera left out; distractors "
+        "kept) and Market-1501's (query against gallery).",
+        "Open world: every cross-camera pair of test images classified by a distance threshold: "
+        "precision, recall and F1 at the best threshold, and at --threshold.",
+        "Each per image and per tracklet (mean embedding). Prints the tables; writes JSON, "
+        "Markdown and PNG plots (with matplotlib) into --out.",
+    ]
+)
 
-@app.command("evaluate")
+
+@app.command("evaluate", help=EVALUATE_HELP)
 def evaluate(
     release: Annotated[
         Path,
@@ -55,14 +69,7 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """Score a re-ID model on a release's test split (Schoustra 2020, Section III.C).
-
-    Closed world: CMC rank-1/5/10 and mAP, under the thesis's protocol (each labelled test image
-    against all others; same identity in the same camera left out; distractors kept) and
-    Market-1501's (query against gallery). Open world: every cross-camera pair of test images
-    classified by a distance threshold: precision, recall and F1 at the best threshold (and at
-    --threshold). Each per image and per tracklet (mean embedding). Prints the tables; writes JSON,
-    Markdown and PNG plots (with matplotlib)."""
+    """Score a re-ID model on a release's test split (the help text is ``EVALUATE_HELP``)."""
     from cyclist_dataset.dataset.evaluation import (
         colour_features,
         markdown,
