@@ -39,7 +39,7 @@ demo: assets
 test: lint assets browser
 	$(BIN)/pytest
 
-# The unit tier: synthetic data only, no assets needed (an empty cache is enforced), ~20 s.
+# The unit tier: synthetic data only, no assets needed (an empty cache is enforced), ~50 s.
 test-fast: install
 	$(BIN)/pytest tests/unit
 
