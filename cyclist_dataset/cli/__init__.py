@@ -15,13 +15,8 @@ from cyclist_dataset.cli import (  # noqa: F401 (registers)
     release,
     roi,
     run,
+    tracking,
 )
-from cyclist_dataset.cli.app import app, main, needs_pipeline
-
-try:  # its options' help quotes the pipeline's defaults (core.config)
-    from cyclist_dataset.cli import tracking  # noqa: F401 (registers)
-except ModuleNotFoundError as missing:  # a reader-only install
-    for command in ("track-mot", "eval-tracks"):
-        needs_pipeline(command, missing)
+from cyclist_dataset.cli.app import app, main
 
 __all__ = ["app", "main"]

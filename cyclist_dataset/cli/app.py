@@ -47,19 +47,6 @@ PIPELINE_MODULES = {
 }  # fmt: skip (pydantic is not among them: typer needs it)
 
 
-def needs_pipeline(name: str, missing: ModuleNotFoundError) -> None:
-    """Register ``name`` as a command that only says which extra it needs (reader-only install)."""
-
-    @app.command(
-        name,
-        help="Needs the pipeline's dependencies: pip install 'cyclist-dataset[pipeline]'.",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        add_help_option=False,
-    )
-    def command(ctx: typer.Context) -> None:
-        raise missing
-
-
 def main() -> None:
     try:
         app()

@@ -15,8 +15,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
-
 from cyclist_dataset.errors import AssetError
 from cyclist_dataset.io.atomic import atomic_path
 from cyclist_dataset.io.hashing import sha256_of
@@ -150,6 +148,9 @@ _verified: set[Path] = set()
 
 
 def cache_dir() -> Path:
+    import pooch  # the pipeline extra's; imported where used, so the pipeline's config (which names
+    # assets) loads in a reader-only install too
+
     return Path(os.environ.get(CACHE_ENV) or pooch.os_cache("cyclist-dataset")).expanduser()
 
 
@@ -233,6 +234,8 @@ def seed(source: Path, names: list[str] | None = None) -> list[Path]:
 
 def download(names: list[str] | None = None, progress: bool = True) -> list[Path]:
     """Download missing assets from their pinned upstream URLs (pooch checks each hash)."""
+    import pooch
+
     todo = missing(names)
     registry = pooch.create(
         path=cache_dir(),

@@ -119,7 +119,9 @@ def test_a_reader_only_install_reads_pulls_and_evaluates(release, tmp_path):
         [command, "run", REPO / "pipelines" / "demo.toml"], capture_output=True, text=True
     )
     stub = subprocess.run(
-        [command, "track-mot", "det.txt", "--fps", "25"], capture_output=True, text=True
+        [command, "track-mot", "det.txt", "--fps", "25", "--out", "tracks.txt"],
+        capture_output=True,
+        text=True,
     )
     for result in (refused, stub):
         assert result.returncode == 2

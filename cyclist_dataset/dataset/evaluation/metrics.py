@@ -95,10 +95,14 @@ class OpenWorld:
 # ---------------------------------------------------------------- distances
 
 
-def prepare(features: np.ndarray, metric: str) -> np.ndarray:
-    """Features as float64 rows ready for ``distances`` (cosine: unit length)."""
+def check_metric(metric: str) -> None:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+
+
+def prepare(features: np.ndarray, metric: str) -> np.ndarray:
+    """Features as float64 rows ready for ``distances`` (cosine: unit length)."""
+    check_metric(metric)
     features = np.asarray(features, dtype=np.float64)
     if metric == "cosine":
         norms = np.linalg.norm(features, axis=1, keepdims=True)

@@ -96,7 +96,7 @@ def evaluate(
 ) -> Evaluation:
     """Closed-world (thesis and Market protocols) and open-world metrics of ``features`` on the
     release's test split, per image and per tracklet."""
-    metrics.prepare(np.zeros((0, 1)), metric)  # an unknown metric fails before any work
+    metrics.check_metric(metric)  # before any work
     release_dir = Path(release_dir)
     test = load_split(release_dir, "test")
     query = load_split(release_dir, "query", allow_empty=True)
