@@ -56,6 +56,7 @@ bench: assets
 	$(BIN)/python benchmarks/long_video.py
 	$(BIN)/python benchmarks/annotate.py
 	$(BIN)/python benchmarks/evaluate.py
+	$(BIN)/python benchmarks/tracking.py
 
 clean:
 	rm -rf $(VENV) workspace *.egg-info

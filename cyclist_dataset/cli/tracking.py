@@ -53,7 +53,28 @@ def track_mot(
             help=_help(
                 "low_score_min",
                 "Second pass: boxes from this conf up to --score-min extend unmatched tracks, "
-                "never start one.",
+                "never start one (equal to --score-min: off; without --score-min no box is "
+                "low).",
+            )
+        ),
+    ] = None,
+    stitch_max_gap_s: Annotated[
+        float | None,
+        typer.Option(
+            help=_help(
+                "stitch_max_gap_s",
+                "Join a track that ended to one that began at most this many seconds later when "
+                "each continues the other's motion and neither has another such partner. 0: off.",
+            )
+        ),
+    ] = None,
+    min_hit_share: Annotated[
+        float | None,
+        typer.Option(
+            help=_help(
+                "min_hit_share",
+                "Drop tracks with a box in fewer than this share of the frames they span "
+                "(sporadic false boxes chained together), before stitching. 0: off.",
             )
         ),
     ] = None,
@@ -125,6 +146,8 @@ def track_mot(
 
     options = {
         "low_score_min": low_score_min,
+        "stitch_max_gap_s": stitch_max_gap_s,
+        "min_hit_share": min_hit_share,
         "max_gap_s": max_gap_s,
         "min_boxes": min_boxes,
         "min_pickup_s": min_pickup_s,
@@ -162,8 +185,9 @@ def eval_tracks(
         Path, typer.Option(help="Tracks to score (MOTChallenge text, e.g. from track-mot).")
     ],
 ) -> None:
-    """Score tracks against ground truth with TrackEval: HOTA, IDF1, MOTA, ID switches,
-    fragmentations.
+    """Score tracks against ground truth with TrackEval: HOTA, IDF1, IDP, MOTA, ID switches,
+    fragmentations; and tracklet purity (the share of tracks with >= 95% of their boxes on one
+    identity).
 
     MOT17 rules when the gt's 8th column holds MOT16/17/20 class ids, else MOT15 rules.
     """

@@ -219,16 +219,20 @@ class FilterConfig(_Section):
     min_width_px: float = Field(60, ge=0)
 
 
-# Track options beyond the thesis, defaults measured (benchmarks/tracking.py, part c; README
-# "Tracking"):
-# - low-score pass off: on the Radeberg clips its one box on a rider's path (score 0.36, a wider box
-#   with the bicycle) pulls the Kalman filter off and splits that crossing in two;
+# Track options beyond the thesis, defaults measured (benchmarks/tracking.py; README "Tracking"):
+# - low-score pass on from 0.1 (ByteTrack's low threshold): with stitching it no longer splits a
+#   Radeberg crossing (its one low box on a rider's path, score 0.36, a wider box with the bicycle,
+#   pulled the Kalman filter off and the next box started a new track; the pieces are now joined);
+# - stitching pieces up to 1 s apart: on the TUD streams 0.5 s left a pedestrian lost for 0.8 s in
+#   two (IDF1 0.640 -> 0.654 on the published boxes), 1.5 s changed nothing;
 # - gaps up to 0.3 s filled: boxes interpolated over held-out detections of the Radeberg riders
 #   overlap them by IOU 0.86 (median; >= 0.7 in 92%), and the frames filled show the rider;
 # - min_boxes 1: min_pickup_s (in seconds, so at any fps) already removes every fragment there and
 #   on the LA sidewalk clip; a count only adds an fps-dependent cut, and drops subjects that move
 #   slowly (their boxes replace each other, IOU > iou_max), e.g. pedestrians at 25-30 fps.
-LOW_SCORE_MIN: float | None = None
+LOW_SCORE_MIN: float | None = 0.1
+STITCH_MAX_GAP_S = 1.0
+MIN_HIT_SHARE = 0.5
 MAX_GAP_S = 0.3
 MIN_BOXES = 1
 
@@ -252,14 +256,30 @@ class TrackConfig(_Section):
     min_bicycle_share: float = Field(0.15, ge=0, le=1)
     # Low-score pass (ByteTrack's idea): boxes the filter dropped for their score alone (every other
     # rule passed) and scoring at least this extend tracks left unmatched in their frame, never
-    # start one; their rows are flagged `low_score`. None: off. Only boxes above the detector's own
-    # floor (detect.score_min) exist at all.
+    # start one; their rows are flagged `low_score`. "off" (None): off. Only boxes above the
+    # detector's own floor (detect.score_min) exist at all.
     low_score_min: float | None = Field(LOW_SCORE_MIN, ge=0, le=1)
+    # A track needs a box in at least this share of the frames it spans, checked before stitching:
+    # sporadic boxes that happened to overlap (false positives chained by the naive matching of
+    # young tracks) are the detector's noise, not a subject. Measured on the TUD streams with noise
+    # (10 runs), tracks of 2+ boxes lasting >= min_pickup_s: none of the false ones reaches 0.5,
+    # 92 of the 94 real ones do (README "Tracking"). 0: off.
+    min_hit_share: float = Field(MIN_HIT_SHARE, ge=0, le=1)
+    # Offline stitching (stages/track/stitching.py): a track that ended joins one that began at most
+    # this many seconds later when each continues the other's motion and neither has another such
+    # partner (a box the detector deformed for a frame, a subject lost for a moment). 0: off.
+    stitch_max_gap_s: float = Field(STITCH_MAX_GAP_S, ge=0)
     # Offline gap filling: a tracklet's frames missed between two of its boxes at most this many
     # seconds apart get linearly interpolated boxes (flagged `interpolated`). 0: off.
     max_gap_s: float = Field(MAX_GAP_S, ge=0)
     # A tracklet needs at least this many rows (detected ones, after stationary replacement).
     min_boxes: int = Field(MIN_BOXES, ge=1)
+
+    @field_validator("low_score_min", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        """TOML has no null: ``low_score_min = "off"`` switches the pass off."""
+        return None if value == "off" else value
 
     @model_validator(mode="after")
     def _ordered(self) -> TrackConfig:

@@ -1,4 +1,6 @@
-"""Tracking metrics (HOTA, IDF1, MOTA, ID switches, fragmentations) for one sequence, via TrackEval.
+"""Tracking metrics (HOTA, IDF1, MOTA, ID switches, fragmentations) for one sequence, via TrackEval,
+and tracklet purity (``purity``: the share of tracks that show one identity, what a re-ID dataset
+needs), computed here: TrackEval has no per-track measure.
 
 TrackEval reads a MOTChallenge folder layout, so the two files are copied into one in a
 temporary folder and evaluated with TrackEval's own MotChallenge2DBox dataset and its HOTA,
@@ -30,6 +32,9 @@ from cyclist_dataset.errors import UserError
 from cyclist_dataset.io.mot import read_mot, write_mot
 
 _MOT17_CLASSES = set(range(1, 14))
+# MOT17 classes whose boxes are neither scored nor false positives (TrackEval's distractors): a
+# person on a vehicle, a static person, a distractor, a reflection
+MOT17_DISTRACTORS = (2, 7, 8, 12)
 _SEQ = "seq"
 
 
@@ -49,6 +54,7 @@ class TrackingScores:
     pred_boxes: int
     gt_ids: int
     pred_ids: int
+    purity: float  # share of the tracks with >= 95% of their boxes on one identity (``purity``)
     benchmark: str  # the MOTChallenge rules applied: MOT15 or MOT17
     seq_length: int
 
@@ -169,9 +175,77 @@ def evaluate(
         pred_boxes=int(count["Dets"]),
         gt_ids=int(count["GT_IDs"]),
         pred_ids=int(count["IDs"]),
+        purity=purity(gt_rows, pred_rows, benchmark).share,
         benchmark=benchmark,
         seq_length=length,
     )
+
+
+# A tracklet is pure when at least this share of its boxes show one ground-truth identity: a
+# re-ID dataset takes each tracklet as one identity, so a tracklet that switched teaches the model
+# that two people are one.
+PURE_SHARE = 0.95
+MATCH_IOU = 0.5  # a box shows a ground-truth object when they overlap this much (MOTChallenge's)
+
+
+@dataclass(frozen=True)
+class Purity:
+    tracklets: int  # tracklets with at least one box that counts (see ``purity``)
+    pure: int
+
+    @property
+    def share(self) -> float:
+        return self.pure / self.tracklets if self.tracklets else float("nan")
+
+
+def _xyxy(rows: pd.DataFrame) -> np.ndarray:
+    xywh = rows[["x", "y", "w", "h"]].to_numpy(float)
+    return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
+
+
+def purity(gt: pd.DataFrame, pred: pd.DataFrame, benchmark: str | None = None) -> Purity:
+    """The share of ``pred``'s tracks with at least ``PURE_SHARE`` of their boxes on one
+    ground-truth identity; a box on nobody counts against its track.
+
+    In each frame the tracks' boxes are matched one-to-one to the ground-truth boxes (the most
+    summed IOU over pairs of at least ``MATCH_IOU``), as TrackEval matches them. The ground truth
+    TrackEval does not score is left out the same way: rows with conf 0, and under MOT17 rules
+    every class but pedestrians; a box matched to a MOT17 distractor (a person on a vehicle, a
+    static person, a distractor, a reflection) does not count at all.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from cyclist_dataset.core.geometry import iou_matrix
+
+    benchmark = benchmark or choose_benchmark(gt)
+    scored = gt["conf"].to_numpy() != 0
+    distractor = np.zeros(len(gt), bool)
+    if benchmark == "MOT17":
+        classes = gt["col8"].to_numpy()
+        distractor = np.isin(classes, MOT17_DISTRACTORS)
+        scored &= classes == 1
+    candidates = scored | distractor
+    ids = gt["id"].to_numpy()
+    shown = np.full(len(pred), -1, np.int64)  # gt id per pred box; -1: nobody; -2: a distractor
+    gt_frames = gt.groupby("frame").indices
+    for frame, rows in pred.groupby("frame").indices.items():
+        at = gt_frames.get(frame, np.zeros(0, np.int64))
+        at = at[candidates[at]]
+        if not at.size:
+            continue
+        overlap = iou_matrix(_xyxy(pred.iloc[rows]), _xyxy(gt.iloc[at]))
+        overlap[overlap < MATCH_IOU] = 0.0  # pairs below the threshold never match
+        for i, j in zip(*linear_sum_assignment(overlap, maximize=True), strict=True):
+            if overlap[i, j] > 0:
+                shown[rows[i]] = ids[at[j]] if scored[at[j]] else -2
+    counted = pd.DataFrame({"id": pred["id"].to_numpy(), "shown": shown})
+    counted = counted[counted["shown"] != -2]
+    pure = 0
+    for _, boxes in counted.groupby("id"):
+        identities = boxes["shown"][boxes["shown"] >= 0]
+        top = identities.value_counts().iloc[0] if len(identities) else 0
+        pure += top >= PURE_SHARE * len(boxes)
+    return Purity(counted["id"].nunique(), int(pure))
 
 
 def format_scores(scores: TrackingScores) -> str:
@@ -181,6 +255,8 @@ def format_scores(scores: TrackingScores) -> str:
         ("DetA", f"{scores.deta:.4f}"),
         ("AssA", f"{scores.assa:.4f}"),
         ("IDF1", f"{scores.idf1:.4f}"),
+        ("IDP", f"{scores.idp:.4f}"),
+        (f"purity (>= {PURE_SHARE:.0%} boxes one id)", f"{scores.purity:.4f}"),
         ("MOTA", f"{scores.mota:.4f}"),
         ("MOTP", f"{scores.motp:.4f}"),
         ("IDSW", str(scores.id_switches)),

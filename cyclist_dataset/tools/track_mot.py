@@ -78,17 +78,18 @@ def track_detections(
     times = (frames - 1) / fps
     xywh = rows[["x", "y", "w", "h"]].to_numpy(dtype=float)
     xyxy = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
-    tracklets = track(times, xyxy, config, frames, low_score=low).tracklets
+    every_frame = np.arange(1, int(frames.max()) + 1) if len(frames) else np.zeros(0, np.int64)
+    frame_times = (every_frame - 1) / fps
+    tracklets = track(times, xyxy, config, frames, low_score=low, frame_times=frame_times).tracklets
 
     parts = [rows.iloc[tl.matched][MOT_COLUMNS].assign(id=tl.number) for tl in tracklets]
-    every_frame = np.arange(1, int(frames.max()) + 1) if len(frames) else np.zeros(0, np.int64)
     for tl in tracklets:
         no_replacements = np.zeros(len(tl.matched), bool)
         at, boxes = interpolate_gaps(
             times[tl.matched],
             xyxy[tl.matched],
             no_replacements,
-            (every_frame - 1) / fps,
+            frame_times,
             config.max_gap_s,
         )
         if at.size:

@@ -129,18 +129,23 @@ def synthetic_det(tmp_path: Path) -> Path:
 
 def test_track_detections(tmp_path):
     det = read_mot(synthetic_det(tmp_path))
-    tracks = track_detections(det, 25.0, TrackConfig(max_gap_s=0.0), score_min=0.5)
+    no_low_pass = TrackConfig(max_gap_s=0.0, low_score_min=None)
+    tracks = track_detections(det, 25.0, no_low_pass, score_min=0.5)
     # A without the 5 low-score frames
     assert sorted(tracks.groupby("id").size().tolist()) == [
         32,
         40,
     ]
-    # By default gaps up to 0.3 s are filled: both of A's (0.16 s and 0.24 s).
-    filled = track_detections(det, 25.0, score_min=0.5)
+    # Gaps up to 0.3 s are filled: both of A's (0.16 s and 0.24 s).
+    filled = track_detections(det, 25.0, TrackConfig(low_score_min=None), score_min=0.5)
     assert (
         sorted(filled.groupby("id").size().tolist()) == [40, 40]
         and (filled["conf"] == -1).sum() == 8
     )
+    # By default the low-score pass (from 0.1) takes A's 5 low boxes: only the miss is filled.
+    default = track_detections(det, 25.0, score_min=0.5)
+    assert sorted(default.groupby("id").size().tolist()) == [40, 40]
+    assert (default["conf"] == -1).sum() == 3 and (default["conf"] == 0.2).sum() == 5
     # Every matched box keeps its original values; ids by first appearance.
     a = tracks[tracks["id"] == 1]
     assert a["x"].tolist()[:3] == [104.0, 108.0, 112.0] and a["conf"].iloc[0] == 0.9
@@ -266,7 +271,7 @@ def test_eval_matches_trackeval_called_directly(tmp_path):
 @pytest.mark.parametrize("seq", ["TUD-Campus", "TUD-Stadtmitte"])
 def test_ground_truth_against_itself_is_perfect(seq):
     scores = evaluate(MOT / seq / "gt.txt", MOT / seq / "gt.txt")
-    assert scores.hota == scores.idf1 == scores.mota == 1.0
+    assert scores.hota == scores.idf1 == scores.mota == scores.purity == 1.0
     assert scores.id_switches == 0 and scores.fragmentations == 0
 
 

@@ -176,3 +176,10 @@ def test_video_ids_that_parquet_readers_would_skip_are_refused(tmp_path, video, 
         ConfigError, match=r"(?s)" + key + r".*(String should match|give the video an `id`)"
     ):
         load_pipeline(tmp_path / "p.toml", tmp_path / "ws")
+
+
+def test_the_low_score_pass_is_on_by_default_and_off_with_off(tmp_path):
+    assert pipeline(tmp_path).track.low_score_min == 0.1
+    assert pipeline(tmp_path, '[track]\nlow_score_min = "off"\n').track.low_score_min is None
+    with pytest.raises(ConfigError, match="low_score_min"):
+        pipeline(tmp_path, '[track]\nlow_score_min = "of"\n')

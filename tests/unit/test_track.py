@@ -113,12 +113,37 @@ def test_expiration_in_seconds(gap, expected):
     t_gap = before[0][-1] + gap
     after = moving(t_gap, 5, 5.0, 100.0 * t_gap, 100.0, w=200.0)
     t, b = concat(before, after)
-    out = track(t, b)
+    online = TrackConfig(stitch_max_gap_s=0.0)  # the online tracker alone
+    out = track(t, b, online)
     assert len(out) == expected
     if expected == 2:
         assert rows_of(out) == [list(range(5)), list(range(5, 10))]
     # With a longer expiration the 1 s gap is bridged too.
-    assert len(track(t, b, TrackConfig(expiration_s=1.5))) == 1
+    assert len(track(t, b, online.model_copy(update={"expiration_s": 1.5}))) == 1
+    # Offline, the two pieces of one motion are stitched (default: up to 1 s apart).
+    assert rows_of(track(t, b)) == [list(range(10))]
+
+
+def test_sparse_boxes_are_noise_not_a_track():
+    # A box in every 4th frame (20 fps) for 1.5 s, overlapping where the last one was: the
+    # naive matching of young tracks chains them, but they cover 25% of the frames they span.
+    sporadic = moving(0.0, 8, 5.0, 0.0, 100.0, y0=600.0)
+    subject = moving(0.0, 30, 20.0, 0.0, 160.0)
+    seen = np.random.default_rng(1).random(30) < 0.7  # a subject detected in ~70% of frames
+    t, b = concat(sporadic, (subject[0][seen], subject[1][seen]))
+    every_frame = np.arange(30) / 20.0
+    result = track_result(t, b, frame_times=every_frame)
+    assert rows_of(result.tracklets) == [list(range(8, 8 + seen.sum()))]
+    assert result.dropped_sparse == 1
+    kept = track_result(t, b, TrackConfig(min_hit_share=0.0), frame_times=every_frame)
+    assert rows_of(kept.tracklets) == [list(range(8)), list(range(8, 8 + seen.sum()))]
+    # Frame times that miss some of the rows' frames: those frames count all the same.
+    assert rows_of(track_result(t, b, frame_times=every_frame[::2]).tracklets) == rows_of(
+        result.tracklets
+    )
+    # Alone in the video, without the frame times (only frames with a box count), it is dense.
+    assert len(track_result(*sporadic).tracklets) == 1
+    assert len(track_result(*sporadic, frame_times=every_frame).tracklets) == 0
 
 
 def test_min_pickup_and_numbering():
@@ -305,8 +330,9 @@ def test_low_score_boxes_bridge_a_dip_but_never_start_a_track():
     t, b = moving(0.0, 30, 20.0, 0.0, 160.0)
     low = (np.arange(30) >= 10) & (np.arange(30) < 20)
     high = ~low
-    assert rows_of(track(t[high], b[high])) == [list(range(10)), list(range(10, 20))]
-    out = track(t, b, low_score=low)
+    online = TrackConfig(stitch_max_gap_s=0.0)  # stitching would join the two pieces offline
+    assert rows_of(track(t[high], b[high], online)) == [list(range(10)), list(range(10, 20))]
+    out = track(t, b, online, low_score=low)
     assert rows_of(out) == [list(range(30))]
     # Low-score boxes alone never start a track.
     assert track(t, b, low_score=np.ones(30, bool)) == []
@@ -439,6 +465,7 @@ def test_track_video_flags_low_score_and_interpolated_rows():
         "tracklets": 1,
         "dropped_not_cyclist": 0,
         "dropped_too_short": 0,
+        "dropped_sparse": 0,
         "low_score_rows": 12,
         "interpolated_rows": 3,
     }
@@ -477,7 +504,7 @@ def test_detector_frames_follow_the_sampling_rule():
 
 
 def test_track_video_without_options_uses_kept_boxes_only():
-    config = TrackConfig(low_score_min=None, max_gap_s=0.0)
+    config = TrackConfig(low_score_min=None, max_gap_s=0.0, stitch_max_gap_s=0.0)
     table, extra = track_video(rider_with_a_dip(), config, "loc", "cam")  # no ROI needed: pass off
     rows = table.to_pandas()
     assert not rows["low_score"].any() and not rows["interpolated"].any()
@@ -516,6 +543,7 @@ def test_not_cyclists_and_short_tracks_are_counted():
         "tracklets": 1,
         "dropped_not_cyclist": 1,
         "dropped_too_short": 1,
+        "dropped_sparse": 0,
         "low_score_rows": 0,
         "interpolated_rows": 0,
     }

@@ -1,5 +1,5 @@
-"""Track stage: the online tracker (``Tracker``), its batch loop (``track``), gap filling and the
-stage."""
+"""Track stage: the online tracker (``Tracker``), its batch loop (``track``), offline stitching
+and gap filling, and the stage."""
 
 from cyclist_dataset.stages.track.interpolate import interpolate_gaps
 from cyclist_dataset.stages.track.stage import (
@@ -9,6 +9,7 @@ from cyclist_dataset.stages.track.stage import (
     track_video,
     tracklet_id,
 )
+from cyclist_dataset.stages.track.stitching import stitch
 from cyclist_dataset.stages.track.tracker import Tracker, Tracklet, TrackResult, track
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "detector_frames",
     "interpolate_gaps",
     "low_score_candidates",
+    "stitch",
     "summarize_tracklets",
     "track",
     "track_video",

@@ -64,6 +64,18 @@ class OpenTrack:
             self.replaced.append(False)
         self.last_time, self.last_box = t, box
 
+    def joined_with(self, later: OpenTrack) -> OpenTrack:
+        """A new track holding this track's rows, then ``later``'s (offline stitching); the
+        filter is ``later``'s."""
+        joined = OpenTrack(self.track_id, self.rows[0], self.first_time, self.last_box)
+        joined.rows, joined.matched = self.rows + later.rows, self.matched + later.matched
+        joined.kf_boxes, joined.replaced = (
+            self.kf_boxes + later.kf_boxes,
+            self.replaced + later.replaced,
+        )
+        joined.last_time, joined.last_box, joined.kf = later.last_time, later.last_box, later.kf
+        return joined
+
 
 def match(
     tr: OpenTrack, box: Sequence[float], t: float, p: TrackConfig

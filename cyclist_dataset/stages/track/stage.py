@@ -5,8 +5,9 @@ runs over the kept boxes; the stage then keeps the cyclists (riders paired with 
 enough), fills short gaps (``interpolate``) and builds the TRACKLETS table and its summary.
 
 Options beyond the thesis (TrackConfig): a third pass with low-score boxes (ByteTrack's idea:
-they extend tracks still unmatched in their frame, never start one), a minimum number of rows
-per tracklet (min_boxes), and offline linear interpolation of short gaps (``interpolate_gaps``).
+they extend tracks still unmatched in their frame, never start one), offline: sparse tracks
+dropped (min_hit_share), pieces of one motion stitched (stitch_max_gap_s), a minimum number of
+rows per tracklet (min_boxes) and linear interpolation of short gaps (``interpolate_gaps``).
 """
 
 from __future__ import annotations
@@ -81,20 +82,28 @@ def track_video(
 ) -> tuple[pa.Table, dict]:
     """The track stage: one video's filtered detections -> one row per box of a cyclist tracklet.
 
-    Tracks the kept boxes (plus, with ``low_score_min``, the boxes dropped only for their score;
-    they need ``roi`` and ``filter_config`` to check the filter's other rules). A tracklet is a
-    cyclist when its rider is paired with a bicycle in at least ``min_bicycle_share`` of its
-    detected boxes (with ``require_bicycle``). Gaps of up to ``max_gap_s`` are filled by linear
-    interpolation at the frames the detector ran on: ``frames`` (indices, timestamps; see
-    ``detector_frames``), by default the frames present in ``detections`` (which lacks frames
-    where the detector found nothing at all). Returns the TRACKLETS table and counts.
+    Tracks the kept boxes (plus, with ``low_score_min``, on by default, the boxes dropped only
+    for their score; where there are any, ``roi`` and ``filter_config`` are needed to check the
+    filter's other rules). A tracklet is a cyclist when its rider is paired with a bicycle in at
+    least ``min_bicycle_share`` of its detected boxes (with ``require_bicycle``). ``frames``
+    (indices, timestamps; see ``detector_frames``) are the frames the detector ran on, by default
+    those present in ``detections`` (which lacks frames where the detector found nothing at all):
+    gaps of up to ``max_gap_s`` are filled by linear interpolation at them, and they are the frames
+    a track spans for ``min_hit_share`` (a frame where the filter dropped the subject's box counts
+    as a miss). Returns the TRACKLETS table and counts.
     """
     high = detections.column("kept").to_numpy(zero_copy_only=False)
     low = low_score_candidates(detections, config, roi, filter_config) & ~high
     used = detections.filter(pa.array(high | low))
     low = low[high | low]
     ts, xyxy = used.column("timestamp_s").to_numpy(), Detections.from_table(used).xyxy
-    result = track(ts, xyxy, config, used.column("frame_index").to_numpy(), low_score=low)
+    if frames is None:
+        index, first = np.unique(detections.column("frame_index").to_numpy(), return_index=True)
+        frames = index, detections.column("timestamp_s").to_numpy()[first]
+    frame_index, frame_ts = np.asarray(frames[0], np.int64), np.asarray(frames[1], float)
+    result = track(
+        ts, xyxy, config, used.column("frame_index").to_numpy(), low_score=low, frame_times=frame_ts
+    )
     paired = used.column("bicycle_detection_id").is_valid().to_numpy(zero_copy_only=False)
     cyclists = [
         t
@@ -102,10 +111,6 @@ def track_video(
         if not config.require_bicycle or paired[t.rows].mean() >= config.min_bicycle_share
     ]
 
-    if frames is None:
-        index, first = np.unique(detections.column("frame_index").to_numpy(), return_index=True)
-        frames = index, detections.column("timestamp_s").to_numpy()[first]
-    frame_index, frame_ts = np.asarray(frames[0], np.int64), np.asarray(frames[1], float)
     parts, interpolated = [], 0
     for number, tl in enumerate(cyclists, start=1):
         picked = used.take(pa.array(tl.rows, pa.int64()))
@@ -126,6 +131,7 @@ def track_video(
         "tracklets": len(cyclists),
         "dropped_not_cyclist": len(result.tracklets) - len(cyclists),
         "dropped_too_short": result.dropped_too_short,
+        "dropped_sparse": result.dropped_sparse,
         "low_score_rows": int(table.column("low_score").to_numpy(zero_copy_only=False).sum()),
         "interpolated_rows": interpolated,
     }

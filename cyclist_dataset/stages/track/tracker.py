@@ -6,6 +6,7 @@ fps. Per frame, three global assignments (``association.assign``): established t
 matched) get the high-score boxes first, then young tracks the boxes left (as ByteTrack treats
 unconfirmed tracks: a one-box track must not win a box from an established one), then tracks
 still unmatched in the frame get the low-score boxes (they extend tracks, never start one).
+Track ids from ``update`` are online ones: ``track`` also stitches pieces offline (``stitch``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from cyclist_dataset.core.config import TrackConfig
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.stages.track.association import EPS, OpenTrack, assign
+from cyclist_dataset.stages.track.stitching import stitch
 
 LOW_SCORE = "low_score"  # Detections.data key: bool, the box may only extend a track
 TRACK_ID = "track_id"  # Detections.data key set by Tracker.update: the box's track, -1 for none
@@ -90,6 +92,7 @@ class Tracklet:
 class TrackResult:
     tracklets: list[Tracklet]
     dropped_too_short: int  # tracks shorter than min_pickup_s or with fewer than min_boxes rows
+    dropped_sparse: int  # online tracks with a box in fewer than min_hit_share of their frames
 
 
 def _check_inputs(
@@ -116,25 +119,38 @@ def _check_inputs(
             raise ValueError("timestamp and frame_index disagree on how rows group into frames")
 
 
+def hit_share(track: OpenTrack, feed_ts: np.ndarray, frame_times: np.ndarray) -> float:
+    """The share of the frames a track spans (``frame_times``, sorted) in which it has a box."""
+    spanned = np.searchsorted(frame_times, track.last_time + EPS) - np.searchsorted(
+        frame_times, track.first_time - EPS
+    )
+    return len(np.unique(feed_ts[track.matched])) / max(int(spanned), 1)
+
+
 def track(
     timestamp: np.ndarray,
     xyxy: np.ndarray,
     params: TrackConfig = TrackConfig(),
     frame_index: np.ndarray | None = None,
     low_score: np.ndarray | None = None,
+    frame_times: np.ndarray | None = None,
 ) -> TrackResult:
     """Group one video's boxes into tracklets; rows with equal timestamps form one frame.
 
-    A loop of ``Tracker.update`` over the frames in time order, then the offline step: tracks
-    shorter than ``min_pickup_s`` or with fewer than ``min_boxes`` rows are dropped (and counted in
-    ``TrackResult.dropped_too_short``). ``low_score`` (bool per row) marks boxes for the low-score
-    pass only: they may extend tracks still unmatched in their frame, never start one.
+    A loop of ``Tracker.update`` over the frames in time order, then the offline steps: tracks
+    with a box in fewer than ``min_hit_share`` of the frames they span are dropped (counted in
+    ``TrackResult.dropped_sparse``), pieces of one motion are stitched (``stitch``, up to
+    ``stitch_max_gap_s`` apart), then tracks shorter than ``min_pickup_s`` or with fewer than
+    ``min_boxes`` rows are dropped (counted in ``TrackResult.dropped_too_short``). ``low_score``
+    (bool per row) marks boxes for the low-score pass only: they may extend tracks still
+    unmatched in their frame, never start one. ``frame_times``: the timestamps of every frame the
+    detector ran on (default: those of the rows; frames without a box then do not count).
     """
     ts = np.asarray(timestamp, dtype=float)
     boxes = np.asarray(xyxy, dtype=float)
     _check_inputs(ts, boxes, frame_index, low_score)
     if ts.size == 0:
-        return TrackResult([], 0)
+        return TrackResult([], dropped_too_short=0, dropped_sparse=0)
     low = np.zeros(ts.size, bool) if low_score is None else np.asarray(low_score, bool)
 
     # Frames in time order; within a frame the high-score rows first (stable: input order). The
@@ -148,8 +164,16 @@ def track(
             Detections(boxes[frame], no_scores[frame], no_names[frame], {LOW_SCORE: low[frame]}),
             ts[frame[0]],
         )
-    tracks = tracker.tracks
-
+    feed_ts = ts[order]
+    # A frame with a box is a frame the detector ran on, whatever frame_times says.
+    all_frames = ts if frame_times is None else np.union1d(ts, np.asarray(frame_times, float))
+    all_frames = np.unique(all_frames)
+    dense = [
+        tr
+        for tr in tracker.tracks
+        if hit_share(tr, feed_ts, all_frames) >= params.min_hit_share - EPS
+    ]
+    tracks = stitch(dense, feed_ts, boxes[order], params)
     kept = [
         tr
         for tr in tracks
@@ -167,4 +191,8 @@ def track(
         )
         for k, tr in enumerate(kept)
     ]
-    return TrackResult(tracklets, dropped_too_short=len(tracks) - len(kept))
+    return TrackResult(
+        tracklets,
+        dropped_too_short=len(tracks) - len(kept),
+        dropped_sparse=len(tracker.tracks) - len(dense),
+    )
