@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -78,7 +79,17 @@ def test_export_gives_a_package_of_every_tracklet(workspace, tmp_path):
         assert (package / row["representative_crop"]).is_file() and row["identity"] == ""
 
 
-def test_labels_import_release_and_pull(workspace, tmp_path):
+@pytest.fixture
+def labelled_here(workspace) -> Iterator[Path]:
+    """The shared workspace, its labels and releases removed afterwards, pass or fail: the other
+    tests (and the browser test's copy of this session's workspace) start unlabelled."""
+    yield workspace
+    for made in ("labels", "releases"):
+        shutil.rmtree(workspace / made, ignore_errors=True)
+
+
+def test_labels_import_release_and_pull(labelled_here, tmp_path):
+    workspace = labelled_here
     rows = fixture_rows()
     people = [r for r in rows if r["identity"] not in ("", "junk", "unsure")]
     assert len(people) >= 15 and {r["identity"] for r in people} == {"p1", "p2"}
@@ -134,8 +145,6 @@ def test_labels_import_release_and_pull(workspace, tmp_path):
     assert len(market_process_dir(market / "bounding_box_test")) == len(test) - len(query)
     # importing the same file again changes nothing and makes no version
     assert not import_labels(workspace, LABELS, by="eye").created
-    shutil.rmtree(workspace / "labels")
-    shutil.rmtree(workspace / "releases")
 
 
 def test_a_rerun_with_other_parameters_carries_the_labels_and_reports_the_rest(workspace, tmp_path):
