@@ -11,6 +11,7 @@ from cyclist_dataset.cli import (  # noqa: F401 (registers)
     anonymize,
     assets,
     evaluate,
+    init,
     labels,
     release,
     roi,
