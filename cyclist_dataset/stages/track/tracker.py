@@ -165,9 +165,10 @@ def track(
             ts[frame[0]],
         )
     feed_ts = ts[order]
-    # A frame with a box is a frame the detector ran on, whatever frame_times says.
-    all_frames = ts if frame_times is None else np.union1d(ts, np.asarray(frame_times, float))
-    all_frames = np.unique(all_frames)
+    # A frame with a box is a frame the detector ran on, whatever frame_times says; times closer
+    # than EPS are one frame (the same index / fps computed twice).
+    all_frames = np.unique(ts if frame_times is None else np.r_[ts, np.asarray(frame_times, float)])
+    all_frames = all_frames[np.r_[True, np.diff(all_frames) > EPS]]
     dense = [
         tr
         for tr in tracker.tracks
