@@ -64,7 +64,7 @@ from cyclist_dataset.core.config import (  # noqa: E402
 from cyclist_dataset.core.detections import Detections  # noqa: E402
 from cyclist_dataset.core.geometry import iou_matrix  # noqa: E402
 from cyclist_dataset.core.roi import Roi, load_roi  # noqa: E402
-from cyclist_dataset.io.mot import read_mot, tracks_frame  # noqa: E402
+from cyclist_dataset.io.mot import mot_xyxy, read_mot, tracks_frame  # noqa: E402
 from cyclist_dataset.pipeline.run import run_pipeline  # noqa: E402
 from cyclist_dataset.stages.track import (  # noqa: E402
     Tracker,
@@ -184,11 +184,10 @@ def mot17_stream() -> Stream:
     """MOT17-04's FRCNN detections >= the low floor (the most crowded: ~26 boxes a frame)."""
     det = read_mot(MOT / "MOT17-mini" / "MOT17-04-FRCNN" / "det" / "det.txt")
     det = det[det["conf"] >= LOW_FLOOR].sort_values("frame", kind="stable")
-    xywh = det[["x", "y", "w", "h"]].to_numpy(float)
     return Stream(
         "MOT17-04 FRCNN det.txt",
         (det["frame"].to_numpy() - 1) / 30.0,
-        np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
+        mot_xyxy(det),
         score=det["conf"].to_numpy(float),
     )
 
@@ -368,11 +367,6 @@ def greedy(config: TrackConfig) -> Callable[[Case], pd.DataFrame]:
         return tracks_frame(frame[rows], ids, xyxy[rows], np.ones(len(rows)))
 
     return run
-
-
-def mot_xyxy(det: pd.DataFrame) -> np.ndarray:
-    xywh = det[["x", "y", "w", "h"]].to_numpy(float)
-    return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
 
 
 def roboflow_trackers(high: float | None) -> dict[str, Callable[[float], object]]:

@@ -124,6 +124,12 @@ def write_mot(frame: pd.DataFrame, path: Path | str, canonical: bool = False) ->
     Path(path).write_bytes(format_mot(frame, canonical).encode("utf-8"))
 
 
+def mot_xyxy(rows: pd.DataFrame) -> np.ndarray:
+    """(N, 4) x1, y1, x2, y2 of MOTChallenge rows (x, y, w, h: top-left corner and size)."""
+    xywh = rows[["x", "y", "w", "h"]].to_numpy(dtype=float)
+    return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
+
+
 def tracks_frame(
     frame: np.ndarray, track_id: np.ndarray, xyxy: np.ndarray, conf: np.ndarray
 ) -> pd.DataFrame:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.mot import read_mot, write_mot
+from cyclist_dataset.io.mot import mot_xyxy, read_mot, write_mot
 
 _MOT17_CLASSES = set(range(1, 14))
 # MOT17 classes whose boxes are neither scored nor false positives (TrackEval's distractors): a
@@ -198,11 +198,6 @@ class Purity:
         return self.pure / self.tracklets if self.tracklets else float("nan")
 
 
-def _xyxy(rows: pd.DataFrame) -> np.ndarray:
-    xywh = rows[["x", "y", "w", "h"]].to_numpy(float)
-    return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
-
-
 def purity(gt: pd.DataFrame, pred: pd.DataFrame, benchmark: str | None = None) -> Purity:
     """The share of ``pred``'s tracks with at least ``PURE_SHARE`` of their boxes on one
     ground-truth identity; a box on nobody counts against its track.
@@ -233,7 +228,7 @@ def purity(gt: pd.DataFrame, pred: pd.DataFrame, benchmark: str | None = None) -
         at = at[candidates[at]]
         if not at.size:
             continue
-        overlap = iou_matrix(_xyxy(pred.iloc[rows]), _xyxy(gt.iloc[at]))
+        overlap = iou_matrix(mot_xyxy(pred.iloc[rows]), mot_xyxy(gt.iloc[at]))
         overlap[overlap < MATCH_IOU] = 0.0  # pairs below the threshold never match
         for i, j in zip(*linear_sum_assignment(overlap, maximize=True), strict=True):
             if overlap[i, j] > 0:

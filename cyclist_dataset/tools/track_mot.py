@@ -10,7 +10,7 @@ import pyarrow as pa
 from cyclist_dataset.core.config import TrackConfig
 from cyclist_dataset.core.geometry import BOX_COLUMNS
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.mot import MOT_COLUMNS, tracks_frame
+from cyclist_dataset.io.mot import MOT_COLUMNS, mot_xyxy, tracks_frame
 from cyclist_dataset.stages.track import interpolate_gaps, track
 
 
@@ -76,8 +76,7 @@ def track_detections(
         )
     frames = rows["frame"].to_numpy()
     times = (frames - 1) / fps
-    xywh = rows[["x", "y", "w", "h"]].to_numpy(dtype=float)
-    xyxy = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
+    xyxy = mot_xyxy(rows)
     every_frame = np.arange(1, int(frames.max()) + 1) if len(frames) else np.zeros(0, np.int64)
     frame_times = (every_frame - 1) / fps
     tracklets = track(times, xyxy, config, frames, low_score=low, frame_times=frame_times).tracklets
