@@ -500,17 +500,28 @@ class PipelineConfig(_Section):
         if video.start_time is not None:
             local = video.start_time
         else:
-            match = re.search(self.location.start_time_pattern, Path(video.source_name).name)
-            if not match:
+            named = start_time_in_name(
+                Path(video.source_name).name, self.location.start_time_pattern
+            )
+            if named is None:
                 raise ConfigError(
                     f"{self.source}: video {video.video_id}: no recording start time in its "
                     f"file name (pattern {self.location.start_time_pattern!r}); "
                     'add `start_time = "YYYY-MM-DDTHH:MM:SS"`'
                 )
-            local = datetime.strptime("_".join(match.groups()), "%Y-%m-%d_%H-%M-%S")
+            local = named
         if local.tzinfo is None:
             local = local.replace(tzinfo=zone)
         return local.astimezone(UTC)
+
+
+def start_time_in_name(name: str, pattern: str) -> datetime | None:
+    """The recording start a file name holds by ``pattern`` (groups: date YYYY-MM-DD, time
+    HH-MM-SS), local time; None without a match. An impossible date raises ValueError."""
+    match = re.search(pattern, name)
+    if match is None:
+        return None
+    return datetime.strptime("_".join(match.groups()), "%Y-%m-%d_%H-%M-%S")
 
 
 def _describe(error: ValidationError, source: Path) -> str:

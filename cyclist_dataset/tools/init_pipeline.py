@@ -19,6 +19,7 @@ from cyclist_dataset.core.config import (
     VIDEO_ID_PATTERN,
     LocationConfig,
     load_pipeline,
+    start_time_in_name,
 )
 from cyclist_dataset.errors import ConfigError, UserError
 from cyclist_dataset.io.atomic import write_text
@@ -111,16 +112,6 @@ def group_cameras(
     )
 
 
-def parse_start_time(name: str, pattern: str) -> datetime | None:
-    match = re.search(pattern, name)
-    if match is None:
-        return None
-    try:
-        return datetime.strptime("_".join(match.groups()), "%Y-%m-%d_%H-%M-%S")
-    except ValueError:
-        return None
-
-
 def _placeholder_times(videos: list[FoundVideo]) -> None:
     """Start times no camera recorded: a camera clock never set (1 January, midnight) or two
     videos of one camera that would have started at the same moment."""
@@ -187,7 +178,10 @@ def scan(
         raise UserError(f"{folder}: none of its {len(paths)} video files can be read")
     cameras, result.grouping = group_cameras(folder, [p for p, _ in readable], camera_pattern)
     for path, info in readable:
-        parsed = parse_start_time(path.name, start_time_pattern)
+        try:
+            parsed = start_time_in_name(path.name, start_time_pattern)
+        except ValueError:  # a match that is no date (e.g. 2020-13-45): the name holds no time
+            parsed = None
         video = FoundVideo(path, cameras[path], info, parsed or start_time)
         if video.start_time is None:
             video.why_no_time = f"no time in the file name (pattern {start_time_pattern})"
