@@ -29,6 +29,28 @@ def cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.Comple
     )
 
 
+# Debian's chromium, driven by Playwright (never a downloaded browser), headless in a container.
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def chromium() -> str:
+    """The browser the browser tests drive."""
+    import shutil
+
+    import pytest
+
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is not installed: `apt-get install -y chromium` (make test does it)")
+    return path
+
+
 def cli_app():
     """The command line's typer app, every command registered (for typer's ``CliRunner``)."""
     from cyclist_dataset.cli import app

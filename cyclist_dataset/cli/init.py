@@ -109,8 +109,8 @@ def init(
         typer.echo(f"kept {path} (exists)")
     if found.timed:
         typer.echo(
-            f"next: cyclist-dataset roi check {written.pipeline}; "
-            f"cyclist-dataset run {written.pipeline}"
+            f"next: draw each camera's road in the browser: cyclist-dataset roi edit "
+            f"{written.pipeline}; then cyclist-dataset run {written.pipeline}"
         )
     else:
         typer.echo(f"next: set the start times in {written.pipeline}, then run it")

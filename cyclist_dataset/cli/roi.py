@@ -12,7 +12,8 @@ from cyclist_dataset.cli.app import app
 from cyclist_dataset.errors import UserError
 
 roi_app = typer.Typer(
-    help="Regions of interest: check the polygon files, preview them over real frames.",
+    help="Regions of interest: draw them in the browser, check the polygon files, preview them "
+    "over real frames.",
     no_args_is_help=True,
 )
 app.add_typer(roi_app, name="roi")
@@ -27,10 +28,21 @@ def roi_preview(
     video: Annotated[
         str | None, typer.Option(help="Video id; default: the camera's first video.")
     ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw-unblurred-persons",
+            help="Write the frame as recorded, persons NOT blurred (for a check where the blur "
+            "hides what you need to see; the file then shows recognizable people: delete it "
+            "after use).",
+        ),
+    ] = False,
 ) -> None:
-    """Draw a camera's ROI polygons over a real frame, with the pipeline's detector's boxes of that
-    frame: green if the filter keeps them, red with the rule that drops them (class, score,
-    aspect_ratio, width, roi). The dot on each box is the point tested against the ROI."""
+    """Draw a camera's ROI polygons over a real frame, with the pipeline's boxes of that frame
+    (its detector's, or its imported file's): green if the filter keeps them, red with the rule
+    that drops them (class, score, aspect_ratio, width, roi). The dot on each box is the point
+    tested against the ROI. Every detected person is blurred and the frame is audited for faces
+    before it is written, as crops are."""
     import cv2
 
     from cyclist_dataset.core.config import load_pipeline
@@ -38,7 +50,13 @@ def roi_preview(
     from cyclist_dataset.tools.roi_preview import preview_frame
 
     config = load_pipeline(pipeline)
-    image, found, reasons = preview_frame(config, camera, video, frame)
+    if raw:
+        typer.echo(
+            f"WARNING: --raw-unblurred-persons: {out} shows persons unblurred; do not keep or "
+            "share it",
+            err=True,
+        )
+    image, found, reasons = preview_frame(config, camera, video, frame, raw=raw)
     ok, png = cv2.imencode(".png", image)
     write_bytes(out, png.tobytes())
     kept = sum(r is None for r in reasons)
@@ -91,3 +109,36 @@ def roi_check(
                 )
     if failures:
         raise typer.Exit(1)
+
+
+@roi_app.command("edit")
+def roi_edit(
+    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+    camera: Annotated[
+        str | None, typer.Option(help="Open this camera's editor (default: the camera list).")
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Other than localhost, a token is required (printed in "
+            "the URL)."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 0,
+    token: Annotated[
+        str | None,
+        typer.Option(help="The token to require (default: a random one when not on localhost)."),
+    ] = None,
+) -> None:
+    """Draw each camera's ROI in the browser over a real frame of its video, every detected person
+    blurred (and the frame audited for faces, as crops are).
+
+    Click to add the points of an include polygon (the road) or an exclude polygon (a sidewalk, a
+    bus stop), drag points to move them; problems (crossing edges, points outside the frame) show
+    as you draw, and the frame's boxes turn green where the filter keeps them and red with the
+    rule that drops them. Save writes roi_dir/LOCATION/CAMERA.json, validated as `roi check`
+    validates it, atomically."""
+    from cyclist_dataset.core.config import load_pipeline
+    from cyclist_dataset.web.server import serve_roi_editor
+
+    serve_roi_editor(load_pipeline(pipeline), camera, host, port, token, echo=typer.echo)

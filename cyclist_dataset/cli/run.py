@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from cyclist_dataset.cli.app import app
+from cyclist_dataset.io.progress import MODE_ENV
+
+if TYPE_CHECKING:
+    from cyclist_dataset.core.config import PipelineConfig
+    from cyclist_dataset.pipeline.run import RunReport
 
 
 @app.command()
@@ -59,10 +64,21 @@ def run(
         int, typer.Option(help="ray: CPUs per worker (its detector's threads).")
     ] = 1,
     gpus_per_worker: Annotated[float, typer.Option(help="ray: GPUs per worker.")] = 0,
+    progress: Annotated[
+        Literal["auto", "bars", "plain", "off"],
+        typer.Option(
+            envvar=MODE_ENV,
+            help="Progress on stderr: bars (an overall bar, the current video's below it), "
+            "plain (no carriage returns, for CI and log files: a line per task at most every 30 s, "
+            "$CYCLIST_DATASET_PROGRESS_INTERVAL, and when it ends), off. "
+            "auto: bars on a terminal, plain otherwise.",
+        ),
+    ] = "auto",
 ) -> None:
     """Run the pipeline's stages over every video. Finished, unchanged work is skipped; changed
     parameters or inputs redo the affected stages. Ends with where the outputs are and a summary."""
     from cyclist_dataset.core.config import load_pipeline
+    from cyclist_dataset.io.progress import configure, write
     from cyclist_dataset.pipeline.executors import make_executor
     from cyclist_dataset.pipeline.run import run_pipeline
     from cyclist_dataset.pipeline.unit import STAGE_NAMES
@@ -72,15 +88,17 @@ def run(
     selected = tuple(s.strip() for s in stages.split(",")) if stages else STAGE_NAMES
 
     runner_executor = make_executor(executor, workers, address, cpus_per_worker, gpus_per_worker)
+    configure(progress)
     report = run_pipeline(
         config,
         selected,
         force=force,
-        log=lambda line: typer.echo(line, err=True),
+        log=write,  # above the bars, never through them
         executor=runner_executor,
     )
     typer.echo(f"\n{len(report.done)} stage result(s) computed, {len(report.skipped)} up to date.")
-    typer.echo(where_outputs_are(config.workspace))
+    page = _write_run_report(config, report)
+    typer.echo(where_outputs_are(config.workspace, report=page))
     typer.echo("\n" + summary(config.workspace).to_string())
     typer.echo(
         "\nboxes dropped by the filter, by the first rule they fail:\n"
@@ -98,3 +116,41 @@ def run(
         for video_id, (stage, message) in report.failed.items():
             typer.echo(f"  {video_id} (stage {stage}): {message}", err=True)
         raise typer.Exit(1)
+
+
+def _write_run_report(config: PipelineConfig, report: RunReport) -> Path | None:
+    """WORKSPACE/report/index.html; a report that fails is a warning, never the run's failure (the
+    results are written, and the exit status stays the run's)."""
+    from cyclist_dataset.tools.run_report import remove_report, write_report
+
+    try:
+        return write_report(config, report)
+    except Exception as exc:  # whatever it is: the run's results and exit status come first
+        typer.echo(
+            f"\nWARNING: the run report could not be written ({type(exc).__name__}: {exc})",
+            err=True,
+        )
+        remove_report(config.workspace)  # an older run's page must not pass for this run's
+        return None
+
+
+@app.command("report")
+def report_command(
+    pipeline: Annotated[
+        Path,
+        typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML), e.g. pipelines/demo.toml."),
+    ],
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            help="The workspace; default: the pipeline's `workspace` key (relative to the "
+            "pipeline file)."
+        ),
+    ] = None,
+) -> None:
+    """Write the run report (WORKSPACE/report/index.html: a static page, every figure of the
+    workspace per location, camera and video) without running anything; `run` writes it too."""
+    from cyclist_dataset.core.config import load_pipeline
+    from cyclist_dataset.tools.run_report import write_report
+
+    typer.echo(f"run report: {write_report(load_pipeline(pipeline, workspace))}")

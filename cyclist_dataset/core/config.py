@@ -188,8 +188,65 @@ class YoloxConfig(_DetectSection):
     model: str = "models/yolox_nano.onnx"
 
 
+# What imported detection files' classes become (``ImportConfig.class_map``): a `cyclist` box
+# covers rider and bicycle (OpenTrafficCam's `bicyclist`), so it needs no pairing and is the crop.
+IMPORT_ROLES = ("person", "bicycle", "cyclist")
+IMPORT_FORMATS = ("mot", "otdet")
+
+
+class ImportConfig(_Section):
+    """``backend = "import"``: detections another tool made (a GPU cluster, OpenTrafficCam's
+    OTVision), one file per video, instead of running a model (``stages/detect/imported.py``).
+    The file's SHA-256 enters the detect stage's fingerprint."""
+
+    backend: Literal["import"] = "import"
+    format: Literal[IMPORT_FORMATS]  # type: ignore[valid-type]
+    # Where each video's file is, relative to the pipeline file: `{video_id}` and `{stem}` (the
+    # video file's name without its extension) are filled in.
+    files: str
+    # Source class name -> role; boxes of classes not named here are left out. MOT files' class
+    # column (optional) is looked up as text (e.g. "1").
+    class_map: dict[str, Literal[IMPORT_ROLES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {
+            "person": "person",
+            "pedestrian": "person",
+            "bicycle": "bicycle",
+            "bicyclist": "cyclist",
+            "cyclist": "cyclist",
+        }
+    )
+    # The role of MOT rows without a class (7 columns, or MOTChallenge's 10 with -1 in the 8th):
+    # MOTChallenge's det.txt files are pedestrian detections.
+    mot_class: Literal[IMPORT_ROLES] = "person"  # type: ignore[valid-type]
+    # Boxes below this score are left out (the exporting tool's own floor is usually lower).
+    score_min: float = Field(0.0, ge=0, le=1)
+    # The rate the other tool ran its detector at, if not every frame: the tracker's gap rules
+    # need the frames it looked at (a frame without a box is a frame where nobody was found).
+    sample_fps: float | None = Field(None, gt=0)
+    pairing_min_overlap: float = Field(0.3, gt=0, le=1)
+
+    @field_validator("files")
+    @classmethod
+    def _placeholder(cls, value: str) -> str:
+        if "{video_id}" not in value and "{stem}" not in value:
+            raise ValueError(
+                "must name each video's own file with {video_id} or {stem}, e.g. "
+                '"detections/{stem}.otdet"'
+            )
+        try:
+            value.format(video_id="v", stem="v")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"{value!r}: only {{video_id}} and {{stem}} may appear in braces"
+            ) from None
+        return value
+
+    def file_for(self, video_id: str, source_name: str) -> Path:
+        return Path(self.files.format(video_id=video_id, stem=Path(source_name).stem))
+
+
 # The detect section, by backend (pydantic picks the class from `backend`).
-DetectSection = FasterRcnnConfig | YoloxConfig
+DetectSection = FasterRcnnConfig | YoloxConfig | ImportConfig
 DetectConfig = Annotated[DetectSection, Field(discriminator="backend")]
 
 
@@ -461,10 +518,24 @@ class PipelineConfig(_Section):
     @model_validator(mode="after")
     def _backend_defaults(self) -> PipelineConfig:
         if self.filter.score_min is None:
+            if self.detect.backend not in DEFAULT_SCORE_MIN:
+                raise ValueError(
+                    "filter.score_min: imported detections come from a detector whose scores "
+                    "this tool does not know; set [filter] score_min to the score from which "
+                    "its boxes are cyclists (e.g. its own default confidence threshold)"
+                )
             score_min = DEFAULT_SCORE_MIN[self.detect.backend]
             object.__setattr__(
                 self, "filter", self.filter.model_copy(update={"score_min": score_min})
             )
+        if (
+            isinstance(self.detect, ImportConfig)
+            and "cyclist" in self.detect.class_map.values()
+            and "classes" not in self.filter.model_fields_set
+        ):
+            # An imported `cyclist` box (rider and bicycle in one) is a rider too.
+            classes = (*self.filter.classes, "cyclist")
+            object.__setattr__(self, "filter", self.filter.model_copy(update={"classes": classes}))
         return self
 
     @model_validator(mode="after")
@@ -555,6 +626,8 @@ def load_pipeline(path: Path | str, workspace: Path | None = None) -> PipelineCo
         detect = detect.model_copy(update={"model": str(base / detect.model)})
     if isinstance(detect, FasterRcnnConfig) and detect.weights != "DEFAULT":
         detect = detect.model_copy(update={"weights": str(base / detect.weights)})
+    if isinstance(detect, ImportConfig):
+        detect = detect.model_copy(update={"files": str(base / detect.files)})
     resolved_videos = tuple(
         v.model_copy(update={"path": base / v.path}) if v.path is not None else v
         for v in config.videos

@@ -55,42 +55,93 @@ class Roi:
         return Roi(area, width, height)
 
 
-def _polygons(raw: object, key: str, path: Path, width: int, height: int) -> list[Polygon]:
-    if not isinstance(raw, list):
-        raise RoiError(f"{path}: `{key}` must be a list of polygons, each a list of [x, y] points")
-    polygons = []
-    for i, points in enumerate(raw):
-        where = f"{path}: {key}[{i}]"
-        try:
-            coords = np.asarray(points, dtype=float)
-        except (TypeError, ValueError):
-            raise RoiError(f"{where}: points must be [x, y] number pairs") from None
-        if coords.ndim != 2 or coords.shape[1] != 2:
-            raise RoiError(f"{where}: points must be [x, y] number pairs")
-        if len(coords) < 3:
-            raise RoiError(f"{where}: a polygon needs at least 3 points, got {len(coords)}")
-        if not np.isfinite(coords).all():
-            j = int(np.argmax(~np.isfinite(coords).all(axis=1)))
-            raise RoiError(f"{where}: point {j} {coords[j].tolist()} is not a finite number pair")
-        outside = (
-            (coords[:, 0] < 0)
-            | (coords[:, 0] > width)
-            | (coords[:, 1] < 0)
-            | (coords[:, 1] > height)
+def _polygon(points: object, where: str, width: int, height: int) -> Polygon:
+    """One polygon of a file, validated; ``where`` names it in the error."""
+    try:
+        coords = np.asarray(points, dtype=float)
+    except (TypeError, ValueError):
+        raise RoiError(f"{where}: points must be [x, y] number pairs") from None
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise RoiError(f"{where}: points must be [x, y] number pairs")
+    if len(coords) < 3:
+        raise RoiError(f"{where}: a polygon needs at least 3 points, got {len(coords)}")
+    if not np.isfinite(coords).all():
+        j = int(np.argmax(~np.isfinite(coords).all(axis=1)))
+        raise RoiError(f"{where}: point {j} {coords[j].tolist()} is not a finite number pair")
+    outside = (
+        (coords[:, 0] < 0) | (coords[:, 0] > width) | (coords[:, 1] < 0) | (coords[:, 1] > height)
+    )
+    if outside.any():
+        j = int(np.argmax(outside))
+        raise RoiError(
+            f"{where}: point {j} {coords[j].tolist()} lies outside the {width}x{height} image"
         )
-        if outside.any():
-            j = int(np.argmax(outside))
-            raise RoiError(
-                f"{where}: point {j} {coords[j].tolist()} lies outside the {width}x{height} image"
-            )
-        polygon = Polygon(coords)
-        if not polygon.is_valid:
-            raise RoiError(
-                f"{where}: not a simple polygon ({explain_validity(polygon)}); "
-                "reorder the points so its edges do not cross"
-            )
-        polygons.append(polygon)
-    return polygons
+    polygon = Polygon(coords)
+    if not polygon.is_valid:
+        raise RoiError(
+            f"{where}: not a simple polygon ({explain_validity(polygon)}); "
+            "reorder the points so its edges do not cross"
+        )
+    return polygon
+
+
+def _polygons(raw: object, key: str, source: object, width: int, height: int) -> list[Polygon]:
+    if not isinstance(raw, list):
+        raise RoiError(
+            f"{source}: `{key}` must be a list of polygons, each a list of [x, y] points"
+        )
+    return [
+        _polygon(points, f"{source}: {key}[{i}]", width, height) for i, points in enumerate(raw)
+    ]
+
+
+def parse_roi(raw: object, source: object) -> Roi:
+    """An ROI from its file's content (parsed JSON); every problem is a RoiError naming
+    ``source`` (the file) and the polygon."""
+    if not isinstance(raw, dict):
+        raise RoiError(
+            f"{source}: expected a JSON object with image_width, image_height and include"
+        )
+    width, height = raw.get("image_width"), raw.get("image_height")
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        raise RoiError(
+            f"{source}: `image_width` and `image_height` must be positive integers (the frame "
+            "size the polygons were drawn on)"
+        )
+    include = _polygons(raw.get("include"), "include", source, width, height)
+    if not include:
+        raise RoiError(f"{source}: `include` needs at least one polygon")
+    exclude = _polygons(raw.get("exclude", []), "exclude", source, width, height)
+    area = shapely.union_all(include)
+    if exclude:
+        area = area.difference(shapely.union_all(exclude))
+    shapely.prepare(area)
+    return Roi(area, width, height)
+
+
+def roi_problems(raw: dict, source: object) -> list[str]:
+    """Every problem of an ROI's content at once (each polygon checked on its own), for an
+    editor that shows them while the polygons are drawn; empty: ``parse_roi`` accepts it."""
+    problems: list[str] = []
+    width, height = raw.get("image_width"), raw.get("image_height")
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        return [f"{source}: `image_width` and `image_height` must be positive integers"]
+    for key in ("include", "exclude"):
+        polygons = raw.get(key, [])
+        if not isinstance(polygons, list):
+            problems.append(f"{source}: `{key}` must be a list of polygons")
+            continue
+        for i, points in enumerate(polygons):
+            try:
+                _polygon(points, f"{key}[{i}]", width, height)
+            except RoiError as exc:
+                problems.append(str(exc))
+    if not problems:
+        try:
+            parse_roi(raw, source)
+        except RoiError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def load_roi(path: Path) -> Roi:
@@ -105,20 +156,4 @@ def load_roi(path: Path) -> Roi:
         ) from None
     except json.JSONDecodeError as exc:
         raise RoiError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise RoiError(f"{path}: expected a JSON object with image_width, image_height and include")
-    width, height = raw.get("image_width"), raw.get("image_height")
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        raise RoiError(
-            f"{path}: `image_width` and `image_height` must be positive integers (the frame size "
-            "the polygons were drawn on)"
-        )
-    include = _polygons(raw.get("include"), "include", path, width, height)
-    if not include:
-        raise RoiError(f"{path}: `include` needs at least one polygon")
-    exclude = _polygons(raw.get("exclude", []), "exclude", path, width, height)
-    area = shapely.union_all(include)
-    if exclude:
-        area = area.difference(shapely.union_all(exclude))
-    shapely.prepare(area)
-    return Roi(area, width, height)
+    return parse_roi(raw, path)

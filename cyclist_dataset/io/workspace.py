@@ -7,6 +7,7 @@ Layout (one helper builds every path)::
                                                                          # public manifests
       stages/{detect,anonymize}/<video_id>.parquet                       # intermediate results
       crops/<location>/<camera>/<tracklet_id>/<file>.jpg
+      report/index.html                                                  # the run report
 
 Each stage result is one Parquet file per video, written atomically (temporary file in the
 same folder, then rename) with a fingerprint of its inputs and parameters in the file's
@@ -31,6 +32,9 @@ from cyclist_dataset.io.atomic import atomic_path, is_temporary
 
 FINGERPRINT_KEY = b"cyclist_dataset.fingerprint"
 PARAMS_KEY = b"cyclist_dataset.params"
+# Seconds a stage's computation took, stored with its parameters (never in the fingerprint: it
+# differs every run) so that the run report shows it also when a rerun skips the stage.
+COMPUTE_SECONDS = "compute_s"
 LOCK_NAME = ".lock"
 
 # Where each stage's per-video result goes: the public manifests and two intermediates.
@@ -68,6 +72,10 @@ class Workspace:
 
     def manifest(self, name: str) -> Path:
         return self.root / "manifests" / name
+
+    def report_folder(self) -> Path:
+        """The run report `run` writes: index.html and the ROI overlays beside it."""
+        return self.root / "report"
 
     def location_file(self, location: str) -> Path:
         """The location's settings as the last run's pipeline file gave them (cameras, overlapping

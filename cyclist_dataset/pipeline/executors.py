@@ -18,6 +18,7 @@ from typing import Protocol
 
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.errors import ConfigError, UserError
+from cyclist_dataset.io import progress
 from cyclist_dataset.io.assets import CACHE_ENV, MIRROR_ENV
 from cyclist_dataset.pipeline.unit import VideoResult, run_video
 
@@ -47,6 +48,13 @@ def die_with_parent() -> None:
             os._exit(1)
 
 
+def _start_worker(progress_mode: str) -> None:
+    """A worker process: dies with its parent; under the driver's bars it shows no progress of
+    its own (tqdm cannot place bars of several processes on one screen: see io/progress.py)."""
+    die_with_parent()
+    progress.configure("off" if progress_mode == "bars" else progress_mode)
+
+
 class LocalExecutor:
     """``workers == 1``: in this process, one video after another (the detector itself uses every
     core). ``workers > 1``: that many processes, each with ``cores / workers`` CPUs for its
@@ -67,7 +75,10 @@ class LocalExecutor:
         # workspace locked after its parent was killed. And each worker dies with its parent.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=die_with_parent
+            self.workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(progress.current_mode(),),
         ) as pool:
             futures = [
                 pool.submit(run_video, sized, video_id, stages, force) for video_id in video_ids

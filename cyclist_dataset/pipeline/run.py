@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.errors import UserError
+from cyclist_dataset.io import progress
 from cyclist_dataset.io.atomic import write_text
 from cyclist_dataset.pipeline.executors import Executor, LocalExecutor
 from cyclist_dataset.pipeline.unit import STAGE_NAMES, context_for
@@ -32,7 +31,7 @@ def run_pipeline(
     config: PipelineConfig,
     stages: tuple[str, ...] = STAGE_NAMES,
     force: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = progress.write,
     executor: Executor | None = None,
 ) -> RunReport:
     """Run the selected stages over every video of the pipeline, one work unit per video, on an
@@ -60,7 +59,8 @@ def run_pipeline(
     video_ids = [v.video_id for v in config.videos]
     with (
         ctx.workspace.locked(),
-        tqdm(total=len(video_ids), desc="videos", unit="video") as progress,
+        # log lines print above this bar when `log` is progress.write (the default, the CLI's)
+        progress.task("videos", len(video_ids), "video") as overall,
     ):
         _record_location(ctx.workspace.location_file(config.location.name), config)
         started, frames = time.perf_counter(), 0
@@ -72,10 +72,8 @@ def run_pipeline(
             if result.failed:
                 report.failed[result.video_id] = result.failed
             frames += result.frames
-            progress.set_postfix(
-                frames_per_s=f"{frames / (time.perf_counter() - started):.1f}", refresh=False
-            )
-            progress.update()
+            overall.note(f"{frames / (time.perf_counter() - started):.1f} frames/s")
+            overall.update()
     return report
 
 

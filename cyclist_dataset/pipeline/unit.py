@@ -11,6 +11,7 @@ run is recomputed as well, so a repaired result never leaves stale tables downst
 from __future__ import annotations
 
 import functools
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,13 +20,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cyclist_dataset.core.config import PipelineConfig, VideoConfig
+from cyclist_dataset.core.config import ImportConfig, PipelineConfig, VideoConfig
 from cyclist_dataset.core.roi import Roi, load_roi
 from cyclist_dataset.errors import ConfigError, UserError
 from cyclist_dataset.io import video
 from cyclist_dataset.io.faults import kill_point
 from cyclist_dataset.io.hashing import fingerprint, sha256_of
 from cyclist_dataset.io.workspace import (
+    COMPUTE_SECONDS,
     STAGE_OUTPUT,
     Workspace,
     read_fingerprint,
@@ -35,6 +37,7 @@ from cyclist_dataset.io.workspace import (
 from cyclist_dataset.stages import anonymize, detect, ingest, split, track
 from cyclist_dataset.stages import filter as filter_stage
 from cyclist_dataset.stages.anonymize import faces
+from cyclist_dataset.stages.detect.imported import VideoShape, import_file
 
 INPUT_KEY = b"cyclist_dataset.input_key"
 
@@ -133,6 +136,15 @@ def _ingest(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
 
 def _detect(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
     meta, config = ctx.video_row(video_.video_id), ctx.config.detect
+    if isinstance(config, ImportConfig):
+        shape = VideoShape(meta["width"], meta["height"], meta["fps"], meta["frame_count"])
+        sampled = None
+        if config.sample_fps is not None:
+            sampled = track.detector_frames(meta["fps"], meta["frame_count"], config.sample_fps)[0]
+        path = import_file(config, video_.video_id, video_.source_name)
+        table = detect.import_detections(path, config, video_.video_id, shape, sampled)
+        model = table.column("model")[0].as_py() if table.num_rows else path.name
+        return table, {"model": model}
     frames = video.frames(
         Path(meta["path"]),
         meta["fps"],
@@ -209,6 +221,16 @@ def _ingest_params(ctx: Context, video_: VideoConfig) -> dict:
     }
 
 
+def _detect_params(ctx: Context, video_: VideoConfig) -> dict:
+    params = {**_section("detect")(ctx, video_), "weights_sha256": ctx.weights_sha256}
+    config = ctx.config.detect
+    if isinstance(config, ImportConfig):
+        # The imported file is the detector: its content decides the detections.
+        path = import_file(config, video_.video_id, video_.source_name)
+        params["import_sha256"] = sha256_of(path)
+    return params
+
+
 def _filter_params(ctx: Context, video_: VideoConfig) -> dict:
     roi_file = ctx.config.roi_path(video_.camera)
     return {
@@ -244,7 +266,7 @@ STAGES: dict[str, Stage] = {
             1,
             ("ingest",),
             _detect,
-            lambda ctx, v: {**_section("detect")(ctx, v), "weights_sha256": ctx.weights_sha256},
+            _detect_params,
         ),
         Stage("filter", 2, ("detect",), _filter, _filter_params),
         Stage(
@@ -357,9 +379,12 @@ def run_stage(ctx: Context, stage: Stage, video_: VideoConfig, force: bool) -> p
     expected = expected_fingerprint(ctx, stage, video_, stage_params)
     if not force and is_fresh(ctx, stage, video_, expected):
         return None
+    started = time.perf_counter()
     table, extra = stage.compute(ctx, video_)
+    # Stored beside the parameters for the run report, after the fingerprint was taken.
+    seconds = round(time.perf_counter() - started, 3)
     kill_point(stage.name, video_.video_id)
-    params = {**stage_params, **extra}
+    params = {**stage_params, **extra, COMPUTE_SECONDS: seconds}
     # Side tables first: a crash between the writes leaves the stage unfinished.
     for name, derive in stage.side_tables:
         write_result(

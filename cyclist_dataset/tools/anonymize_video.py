@@ -10,12 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pyarrow.compute as pc
-from tqdm import tqdm
 
 from cyclist_dataset.core.config import AnonymizeConfig, DetectSection, RuntimeConfig, TrackConfig
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.core.geometry import clip_box, pad_box
 from cyclist_dataset.errors import UserError
+from cyclist_dataset.io import progress as progress_display
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import atomic_path
 from cyclist_dataset.stages import detect
@@ -67,6 +67,20 @@ def video_person_boxes(
                 w = (index - fa) / (fb - fa)
                 add(index, (1 - w) * xyxy[a] + w * xyxy[b])
     return boxes, len(tracks)
+
+
+def blur_regions(image: np.ndarray, regions: list[np.ndarray], anonymizer: Anonymizer) -> int:
+    """Blur each region (a dilated person box) of a frame in place, as the anonymizer blurs a
+    crop; returns how many were blurred (regions under 2 px after clipping are not)."""
+    height, width = image.shape[:2]
+    blurred = 0
+    for box in regions:
+        x1, y1, x2, y2 = clip_box(box, width, height)
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        image[y1:y2, x1:x2], _ = anonymizer.anonymize(np.ascontiguousarray(image[y1:y2, x1:x2]))
+        blurred += 1
+    return blurred
 
 
 def anonymize_video_file(
@@ -141,22 +155,15 @@ def anonymize_video_file(
         try:
             if not writer.isOpened():
                 raise UserError(f"OpenCV cannot write a video to {output_path}")
-            for frame in tqdm(
+            for frame in progress_display.iterate(
                 video.frames(input_path, info.fps),
+                f"blur {input_path.name}",
                 total=info.frame_count,
-                desc=f"blur {input_path.name}",
                 unit="frame",
-                disable=not progress,
+                enabled=progress,
             ):
                 image = frame.image
-                for box in boxes.get(frame.index, []):
-                    x1, y1, x2, y2 = clip_box(box, info.width, info.height)
-                    if x2 - x1 < 2 or y2 - y1 < 2:
-                        continue
-                    image[y1:y2, x1:x2], _ = anonymizer.anonymize(
-                        np.ascontiguousarray(image[y1:y2, x1:x2])
-                    )
-                    blurred_boxes += 1
+                blurred_boxes += blur_regions(image, boxes.get(frame.index, []), anonymizer)
                 writer.write(image)
                 written += 1
         finally:

@@ -225,8 +225,9 @@ def render(result: Scan, location: str, timezone: str, out: Path, roi_dir: Path)
     lines = [
         f"# Pipeline for {location}, written by `cyclist-dataset init {result.folder}`.",
         f"# {len(result.videos)} videos, {len(result.cameras)} camera(s): {result.grouping}.",
-        "# Next: draw each camera's region of interest (the stubs cover the whole frame), check it",
-        f"# with `cyclist-dataset roi check {out.name}`, then `cyclist-dataset run {out.name}`.",
+        "# Next: draw each camera's region of interest in the browser (the stubs cover the whole",
+        f"# frame) with `cyclist-dataset roi edit {out.name}`, then `cyclist-dataset run "
+        f"{out.name}`.",
         "",
         f"workspace = {_toml_string(f'workspace/{location}')}   # manifests and crops go here",
         f"roi_dir = {_toml_string(_path_from(base, roi_dir))}"

@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from cyclist_dataset.core.config import AuditConfig
+from cyclist_dataset.io import progress as progress_display
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import atomic_path, is_temporary, write_bytes
 from cyclist_dataset.io.workspace import LOCK_NAME, Workspace
@@ -98,13 +98,8 @@ def audit_files(
 
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
         rows = list(
-            tqdm(
-                pool.map(one, paths),
-                total=len(paths),
-                desc="audit",
-                unit="image",
-                leave=False,
-                disable=not progress,
+            progress_display.iterate(
+                pool.map(one, paths), "audit", total=len(paths), unit="image", enabled=progress
             )
         )
     return pd.DataFrame(
@@ -248,6 +243,8 @@ def _per_camera(root: Path, readable: pd.DataFrame) -> pd.DataFrame:
         rows = pd.read_parquet(stage, columns=["location", "camera", "crop_path"])
         refused = rows[rows["crop_path"].isna()]
     frame = readable.assign(released=readable["path"].isin(released))
+    # no image at all (a workspace without crops): the keys must stay text for the merge below
+    frame = frame.astype({"location": object, "camera": object})
     per_camera = (
         frame.groupby(["location", "camera"])
         .agg(
@@ -292,7 +289,8 @@ def audit_workspace(
     located = [_location_camera(p) for p in crops["path"]]
     crops.insert(1, "location", [loc for loc, _ in located])
     crops.insert(2, "camera", [cam for _, cam in located])
-    readable = crops[crops["readable"]]
+    # astype: an empty object column would select columns, not rows
+    readable = crops[crops["readable"].astype(bool)]
     per_camera = _per_camera(root, readable)
     unreadable = int((~crops["readable"]).sum())
     per_camera.attrs["unreadable_files"] = unreadable
@@ -333,8 +331,8 @@ def audit_video(
     rows = []
     frames = video.frames(Path(path), info.fps, sample_fps=sample_fps)
     total = round(info.frame_count * min(1.0, sample_fps / info.fps))
-    for frame in tqdm(
-        frames, total=total, desc="audit", unit="frame", leave=False, disable=not progress
+    for frame in progress_display.iterate(
+        frames, "audit", total=total, unit="frame", enabled=progress
     ):
         result = auditor.check(frame.image)
         rows.append(

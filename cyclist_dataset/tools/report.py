@@ -57,13 +57,13 @@ def drops(root: Path) -> pd.DataFrame:
     return counts
 
 
-def where_outputs_are(root: Path) -> str:
+def where_outputs_are(root: Path, report: Path | None = None) -> str:
+    """The workspace's folders, and the run report's page when one was written."""
     workspace = Workspace(root)
-    lines = [
-        f"workspace: {root}",
-        f"  {'crop images:':<18}{root / 'crops'}",
-        "manifests (read each folder with pandas.read_parquet):",
-    ]
+    lines = [f"workspace: {root}", f"  {'crop images:':<18}{root / 'crops'}"]
+    if report is not None:
+        lines.append(f"  {'run report:':<18}{report}")
+    lines.append("manifests (read each folder with pandas.read_parquet):")
     for name in MANIFESTS:
         lines.append(f"  {name + ':':<18}{workspace.manifest(name)}")
     return "\n".join(lines)

@@ -6,13 +6,10 @@ import cv2
 import numpy as np
 import shapely
 
-from cyclist_dataset.core.config import PipelineConfig, VideoConfig
+from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.core.roi import Roi, load_roi
-from cyclist_dataset.errors import UserError
-from cyclist_dataset.io import video
-from cyclist_dataset.stages.detect import make_detector
-from cyclist_dataset.stages.filter import drop_reasons
+from cyclist_dataset.tools.frames import camera_frame, shown_frame
 
 KEPT = (0, 200, 0)  # BGR
 DROPPED = (0, 0, 230)
@@ -70,36 +67,23 @@ def draw_preview(
     return canvas
 
 
-def camera_video(config: PipelineConfig, camera: str, video_id: str | None) -> VideoConfig:
-    """The video to preview: the named one, or the camera's first."""
-    candidates = [v for v in config.videos if v.camera == camera and video_id in (None, v.video_id)]
-    if not candidates:
-        known = [v.video_id for v in config.videos if v.camera == camera]
-        cameras = [c.id for c in config.cameras]
-        raise UserError(
-            f"{config.source}: no video {video_id or ''} of camera {camera!r} "
-            f"(cameras: {cameras}; this camera's videos: {known})"
-        )
-    return candidates[0]
-
-
 def preview_frame(
-    config: PipelineConfig, camera: str, video_id: str | None, frame_index: int
+    config: PipelineConfig,
+    camera: str,
+    video_id: str | None,
+    frame_index: int,
+    raw: bool = False,
 ) -> tuple[np.ndarray, Detections, np.ndarray]:
-    """One real frame of a camera, the pipeline's detector run on it, and the filter's verdict per
+    """One real frame of a camera with every detected person blurred (``raw``: not blurred, for
+    an explicit request only), the ROI and the pipeline's boxes drawn, and the filter's verdict per
     box."""
-    chosen = camera_video(config, camera, video_id)
-    path = chosen.source_path()
-    info = video.probe(path)
-    if not 0 <= frame_index < info.frame_count:
-        raise UserError(
-            f"--frame {frame_index} is outside {chosen.video_id} (frames 0-{info.frame_count - 1})"
-        )
-    image = next(video.frames(path, info.fps, wanted={frame_index})).image
-    roi = load_roi(config.roi_path(camera)).scaled_to(
-        info.width, info.height, str(config.roi_path(camera))
+    frame = camera_frame(config, camera, video_id, frame_index)
+    if frame.roi is None:
+        load_roi(config.roi_path(camera))  # raises the file's problem
+    assert frame.roi is not None
+    image = frame.image if raw else shown_frame(frame, config)
+    return (
+        draw_preview(image, frame.roi, frame.detections, frame.reasons),
+        frame.detections,
+        (frame.reasons),
     )
-    detector = make_detector(config.detect, config.runtime)
-    found = detector.detect_prepared([detector.prepare(image)])[0]
-    reasons = drop_reasons(found, roi, config.filter)
-    return draw_preview(image, roi, found, reasons), found, reasons

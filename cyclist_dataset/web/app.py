@@ -29,18 +29,15 @@ HERE = Path(__file__).parent
 TOKEN_COOKIE = "cyclist_dataset_token"
 
 
-def create_app(
-    session: Session, token: str | None = None, hosts: list[str] | None = None
-) -> FastAPI:
-    """The app over ``session``. ``token``: required on every request (None: none needed).
-    ``hosts``: the only Host headers answered (on localhost, so that a page elsewhere cannot
-    reach the app through a DNS name pointed at 127.0.0.1)."""
-    app = FastAPI(title="cyclist-dataset labelling", version=__version__, docs_url=None)
+def base_app(title: str, token: str | None = None, hosts: list[str] | None = None) -> FastAPI:
+    """What every local app of the tool shares (the labelling app, the ROI editor): static files,
+    user errors as JSON 400s, and its guards. ``token``: required on every request (None: none
+    needed). ``hosts``: the only Host headers answered (on localhost, so that a page elsewhere
+    cannot reach the app through a DNS name pointed at 127.0.0.1)."""
+    app = FastAPI(title=title, version=__version__, docs_url=None)
     if hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    lock = threading.Lock()  # one session, one draft: actions one at a time
-    crop_paths = set(session.crops["crop_path"])
 
     @app.middleware("http")
     async def require_token(request: Request, call_next):
@@ -48,7 +45,9 @@ def create_app(
             return await call_next(request)
         given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
         if not secrets.compare_digest(given.encode(), token.encode()):
-            return Response("a token is needed: open the URL the annotate command printed", 403)
+            return Response(
+                "a token is needed: open the URL the command printed (annotate, roi edit)", 403
+            )
         response = await call_next(request)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -57,6 +56,26 @@ def create_app(
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
+    return app
+
+
+async def json_body(request: Request) -> dict:
+    """A POST's JSON object (a cross-site form cannot send JSON, so no page elsewhere can act)."""
+    if request.headers.get("content-type", "").split(";")[0] != "application/json":
+        raise HTTPException(415, "send JSON (Content-Type: application/json)")
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise HTTPException(400, "send a JSON object")
+    return body
+
+
+def create_app(
+    session: Session, token: str | None = None, hosts: list[str] | None = None
+) -> FastAPI:
+    """The labelling app over ``session`` (``base_app`` says what ``token`` and ``hosts`` do)."""
+    app = base_app("cyclist-dataset labelling", token, hosts)
+    lock = threading.Lock()  # one session, one draft: actions one at a time
+    crop_paths = set(session.crops["crop_path"])
     _pages(app, session, lock, crop_paths)
     _api(app, session, lock)
     return app
@@ -151,14 +170,6 @@ def _api(app: FastAPI, session: Session, lock: threading.Lock) -> None:
     def problems() -> list[dict]:
         with lock:
             return [{"units": list(p.units), "message": p.message} for p in session.problems]
-
-    async def json_body(request: Request) -> dict:
-        if request.headers.get("content-type", "").split(";")[0] != "application/json":
-            raise HTTPException(415, "send JSON (Content-Type: application/json)")
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise HTTPException(400, "send a JSON object")
-        return body
 
     # The session's work (an fsync'ed draft line, a commit) runs in a worker thread, so that one
     # slow request does not stall the server's event loop.

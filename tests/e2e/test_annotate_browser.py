@@ -18,26 +18,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright  # a dev dependency (make installs it)
-from support import REPO, cli
+from support import BROWSER_ARGS, REPO, chromium, cli
 
 from cyclist_dataset.dataset.labels import list_versions, read_crops
 from cyclist_dataset.dataset.release import create_release
 
 LABELS = REPO / "tests" / "fixtures" / "multicam_labels.csv"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (make test does it)")
-    return path
 
 
 class Server:

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
-from support import DEMO, REPO, cli_app, write_segment
+from support import DEMO, REPO, cli, cli_app, write_segment
 from typer.testing import CliRunner
 
 from cyclist_dataset.core.config import load_pipeline
@@ -166,3 +166,11 @@ def test_audit_privacy_command_reports_per_camera_and_flags_a_raw_face(intel_pip
     worst = audited.sort_values("audit_face_score").iloc[-1]
     assert worst["path"].endswith("planted/raw.jpg") and not worst["audit_passed"]
     shutil.rmtree(planted.parent)
+
+
+def test_audit_privacy_on_a_workspace_without_crops_says_so(tmp_path):
+    (tmp_path / "crops").mkdir()
+    result = cli("audit-privacy", str(tmp_path))
+    assert result.returncode == 2
+    assert f"no crop images under {tmp_path / 'crops'}" in result.stderr
+    assert "Traceback" not in result.stderr

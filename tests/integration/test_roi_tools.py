@@ -50,6 +50,29 @@ def test_preview_shows_roi_and_kept_cyclist_over_the_real_frame(tmp_path):
     assert (np.abs(edge.astype(int) - KEPT).sum(axis=1) < 60).mean() > 0.5
 
 
+def test_preview_blurs_persons_unless_raw_frames_are_asked_for_explicitly(tmp_path):
+    def preview(*extra: str) -> tuple[np.ndarray, str]:
+        out = tmp_path / f"preview{len(extra)}.png"
+        args = ["--video", NEAR_CYCLIST[0], "--frame", str(NEAR_CYCLIST[1]), "--out", str(out)]
+        result = cli("roi", "preview", str(DEMO), "--camera", "cam1", *args, *extra)
+        assert result.returncode == 0, result.stderr
+        return cv2.imread(str(out)), result.stderr
+
+    blurred, quiet = preview()
+    raw, warned = preview("--raw-unblurred-persons")
+    assert "WARNING" not in quiet and "shows persons unblurred" in warned
+    _, found, reasons = preview_frame(load_pipeline(DEMO), "cam1", *NEAR_CYCLIST)
+    x1, y1, x2, y2 = next(b for b, r in zip(found.xyxy, reasons, strict=True) if r is None).astype(
+        int
+    )
+    inner = (slice(y1 + 4, y2 - 4), slice(x1 + 4, x2 - 4))  # inside the drawn box's edges
+
+    def sharpness(image: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+
+    assert sharpness(blurred[inner]) < 0.5 * sharpness(raw[inner])
+
+
 def test_preview_explains_a_bad_camera_or_frame(tmp_path):
     result = cli("roi", "preview", str(DEMO), "--camera", "cam7", "--out", str(tmp_path / "x.png"))
     assert (

@@ -36,6 +36,8 @@ ONE_HOME = [
     ("temporary files and folders", r"tempfile\.mk(s|d)temp\(", "io/atomic.py"),
     ("box columns", r"\(\s*\"x1\",\s*\"y1\",\s*\"x2\",\s*\"y2\"\s*\)", "core/geometry.py"),
     ("boxes from a table", r"column\(c\)\.to_numpy\(\) for c in", "core/detections.py"),
+    # one display: bars nested, log lines above them, plain lines off a terminal
+    ("progress bars", r"(?m)^\s*(from|import) tqdm\b", "io/progress.py"),
 ]
 
 

@@ -46,11 +46,11 @@ import cv2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from tqdm import tqdm
 
 from cyclist_dataset.core import schemas
 from cyclist_dataset.core.config import AnonymizeConfig
 from cyclist_dataset.core.geometry import BOX_COLUMNS, clip_box, union_box
+from cyclist_dataset.io import progress as progress_display
 from cyclist_dataset.io import video
 from cyclist_dataset.io.atomic import write_bytes
 from cyclist_dataset.io.faults import kill_point
@@ -476,13 +476,12 @@ def write_crops(
                 (detect_one, (position, crop))
                 for position, _, crop, _ in _crop_jobs(video_path, fps, rows, config)
             )
-            for position, faces in tqdm(
+            for position, faces in progress_display.iterate(
                 _bounded_map(pool, jobs, in_flight),
+                f"faces {video_path.stem}",
                 total=len(rows),
-                leave=False,
-                desc=f"faces {video_path.stem}",
                 unit="crop",
-                disable=not progress,
+                enabled=progress,
             ):
                 found[position] = faces
             carried = carry_faces(rows, found, config.face_carry_s)
@@ -520,12 +519,8 @@ def write_crops(
         write_jobs: Iterator[tuple[Callable[..., Any], tuple[Any, ...]]] = (
             (write_chunk, (chunk,)) for chunk in chunks
         )
-        with tqdm(
-            total=len(rows),
-            leave=False,
-            desc=f"crops {video_path.stem}",
-            unit="crop",
-            disable=not progress,
+        with progress_display.task(
+            f"crops {video_path.stem}", len(rows), "crop", enabled=progress
         ) as bar:
             for records in _bounded_map(pool, write_jobs, workers + 2):
                 for record in records:

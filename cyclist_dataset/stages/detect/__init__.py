@@ -8,22 +8,28 @@ model input (thread-safe, runs in the decode thread so it overlaps inference) an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-from tqdm import tqdm
 
 from cyclist_dataset.core import schemas
-from cyclist_dataset.core.config import DetectSection, FasterRcnnConfig, RuntimeConfig, YoloxConfig
+from cyclist_dataset.core.config import (
+    DetectSection,
+    FasterRcnnConfig,
+    ImportConfig,
+    RuntimeConfig,
+    YoloxConfig,
+)
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.core.geometry import BOX_COLUMNS
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io import assets
+from cyclist_dataset.io import assets, progress
 from cyclist_dataset.io.hashing import sha256_of
 from cyclist_dataset.io.video import Frame, prefetched
+from cyclist_dataset.stages.detect import imported
 from cyclist_dataset.stages.detect.pairing import pair_riders
 
 BICYCLE_BOX = tuple(f"bicycle_{c}" for c in BOX_COLUMNS)
@@ -49,6 +55,8 @@ def model_path(config: YoloxConfig) -> Path:
 
 def weights_sha256(config: DetectSection) -> str:
     """The content identity of the model a config selects, for fingerprints (no model is loaded)."""
+    if isinstance(config, ImportConfig):
+        return "import"  # no model: each video's file's SHA-256 is in its detect parameters
     if isinstance(config, YoloxConfig):
         return sha256_of(model_path(config))
     if config.weights == "DEFAULT":
@@ -61,6 +69,11 @@ def weights_sha256(config: DetectSection) -> str:
 
 
 def make_detector(config: DetectSection, runtime: RuntimeConfig = RuntimeConfig()) -> Detector:
+    if isinstance(config, ImportConfig):
+        raise UserError(
+            "detect.backend = import reads detection files and runs no model; for a model on "
+            "frames use backend = yolox_onnx or faster_rcnn"
+        )
     if isinstance(config, FasterRcnnConfig):
         from cyclist_dataset.stages.detect.faster_rcnn import (
             FasterRcnnDetector,  # torch loads only when used
@@ -85,24 +98,45 @@ def make_detector(config: DetectSection, runtime: RuntimeConfig = RuntimeConfig(
     return YoloxOnnxDetector(model_path(config), class_names, config, runtime)
 
 
-def _rows(frame: Frame, found: Detections, min_overlap: float) -> dict[str, list]:
-    """Table columns for one frame's boxes, each person with its paired bicycle (or nulls)."""
-    persons = np.flatnonzero(found.class_name == "person")
-    bicycles = np.flatnonzero(found.class_name == "bicycle")
-    paired = pair_riders(found.xyxy[persons], found.xyxy[bicycles], min_overlap)
-    bicycle_of = np.full(len(found), -1)
-    bicycle_of[persons[paired >= 0]] = bicycles[paired[paired >= 0]]
-    n = len(found)
-    columns: dict[str, list] = {
-        "frame_index": [frame.index] * n,
-        "timestamp_s": [frame.timestamp_s] * n,
-        "class_name": list(found.class_name),
-        "score": found.score.tolist(),
-        **{name: found.xyxy[:, i].tolist() for i, name in enumerate(BOX_COLUMNS)},
-        # index within this frame, resolved to detection ids later
-        "bicycle_index": bicycle_of.tolist(),
-    }
-    return columns
+class _Table:
+    """The raw detections table of one video, built frame by frame: each person with its paired
+    bicycle (or nulls)."""
+
+    def __init__(self, pairing_min_overlap: float) -> None:
+        self.min_overlap = pairing_min_overlap
+        self.columns: dict[str, list] = {name: [] for name in schemas.RAW_DETECTIONS.names}
+        # row number of each box's paired bicycle in this video, or -1
+        self.bicycle_index: list[int] = []
+
+    def add(self, frame_index: int, timestamp_s: float, found: Detections) -> None:
+        persons = np.flatnonzero(found.class_name == "person")
+        bicycles = np.flatnonzero(found.class_name == "bicycle")
+        paired = pair_riders(found.xyxy[persons], found.xyxy[bicycles], self.min_overlap)
+        bicycle_of = np.full(len(found), -1)
+        bicycle_of[persons[paired >= 0]] = bicycles[paired[paired >= 0]]
+        # An imported `cyclist` box holds rider and bicycle: it is its own bicycle.
+        cyclists = np.flatnonzero(found.class_name == "cyclist")
+        bicycle_of[cyclists] = cyclists
+        offset, n = len(self.columns["score"]), len(found)
+        self.bicycle_index.extend(int(i) + offset if i >= 0 else -1 for i in bicycle_of)
+        self.columns["frame_index"] += [frame_index] * n
+        self.columns["timestamp_s"] += [timestamp_s] * n
+        self.columns["class_name"] += list(found.class_name)
+        self.columns["score"] += found.score.tolist()
+        for i, name in enumerate(BOX_COLUMNS):
+            self.columns[name] += found.xyxy[:, i].tolist()
+
+    def table(self, video_id: str, model: str) -> pa.Table:
+        columns, bicycle_index = self.columns, self.bicycle_index
+        n = len(columns["score"])
+        columns["video_id"] = [video_id] * n
+        columns["detection_id"] = list(range(n))
+        columns["model"] = [model] * n
+        columns["bicycle_detection_id"] = [i if i >= 0 else None for i in bicycle_index]
+        for name, source in zip(BICYCLE_BOX, BOX_COLUMNS, strict=True):
+            columns[name] = [columns[source][i] if i >= 0 else None for i in bicycle_index]
+        columns["bicycle_score"] = [columns["score"][i] if i >= 0 else None for i in bicycle_index]
+        return schemas.table(schemas.RAW_DETECTIONS, columns)
 
 
 def detect_frames(
@@ -115,18 +149,13 @@ def detect_frames(
 ) -> pa.Table:
     """Run a detector over streamed frames (decoded and prepared in a background thread, inferred
     in batches); one table row per box."""
-    columns: dict[str, list] = {name: [] for name in schemas.RAW_DETECTIONS.names}
-    bicycle_index: list[int] = []  # row number of each box's paired bicycle in this video, or -1
+    table = _Table(config.pairing_min_overlap)
 
     def flush(batch: list[tuple[Frame, Any]]) -> None:
         for (frame, _), found in zip(
             batch, detector.detect_prepared([p for _, p in batch]), strict=True
         ):
-            offset = len(columns["score"])
-            rows = _rows(frame, found, config.pairing_min_overlap)
-            bicycle_index.extend(i + offset if i >= 0 else -1 for i in rows.pop("bicycle_index"))
-            for name, values in rows.items():
-                columns[name] += values
+            table.add(frame.index, frame.timestamp_s, found)
 
     batch: list[tuple[Frame, Any]] = []
     stream: Iterator[tuple[Frame, Any]] = (
@@ -134,8 +163,8 @@ def detect_frames(
     )
     if runtime.prefetch:
         stream = prefetched(stream)
-    for frame, prepared in tqdm(
-        stream, total=total, desc=f"detect {video_id}", unit="frame", leave=False
+    for frame, prepared in progress.iterate(
+        stream, f"detect {video_id}", total=total, unit="frame"
     ):
         batch.append((frame, prepared))
         if len(batch) >= runtime.batch_size:
@@ -143,13 +172,29 @@ def detect_frames(
             batch = []
     if batch:
         flush(batch)
+    return table.table(video_id, detector.identity)
 
-    n = len(columns["score"])
-    columns["video_id"] = [video_id] * n
-    columns["detection_id"] = list(range(n))
-    columns["model"] = [detector.identity] * n
-    columns["bicycle_detection_id"] = [i if i >= 0 else None for i in bicycle_index]
-    for name, source in zip(BICYCLE_BOX, BOX_COLUMNS, strict=True):
-        columns[name] = [columns[source][i] if i >= 0 else None for i in bicycle_index]
-    columns["bicycle_score"] = [columns["score"][i] if i >= 0 else None for i in bicycle_index]
-    return schemas.table(schemas.RAW_DETECTIONS, columns)
+
+def import_detections(
+    path: Path,
+    config: ImportConfig,
+    video_id: str,
+    video: imported.VideoShape,
+    sampled: Collection[int] | None = None,
+) -> pa.Table:
+    """The raw detections table of one video from another tool's file (``imported``); the
+    `model` column names the file and the model it declares. ``sampled``: the frames the other
+    tool ran on (with ``sample_fps``); a box in any other frame is an error. Timestamps are
+    index / fps, as for decoded frames."""
+    found = imported.read_detections(path, config, video)
+    if sampled is not None:
+        outside = sorted(set(found.frames) - set(sampled))
+        if outside:
+            raise UserError(
+                f"{path}: boxes in frame {outside[0] + 1} (1-based), which detect.sample_fps = "
+                f"{config.sample_fps} says the other tool did not look at"
+            )
+    table = _Table(config.pairing_min_overlap)
+    for index, boxes in found.frames.items():
+        table.add(index, index / video.fps, boxes)
+    return table.table(video_id, found.source)
