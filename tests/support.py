@@ -73,3 +73,40 @@ def write_segment(target: Path, frames: range, step: int = 1) -> Path:
         writer.write(frame.image)
     writer.release()
     return target
+
+
+class AppServer:
+    """A local web app command (`annotate`, `roi edit`) in its own process, as a user starts it:
+    ``url`` is the address it printed (up to ``path``)."""
+
+    def __init__(self, *args: str, path: str) -> None:
+        import re
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cyclist_dataset", *args, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=REPO,
+        )
+        assert self.process.stdout is not None
+        output = []
+        for line in self.process.stdout:
+            output.append(line)
+            found = re.search(rf"open (http://\S+?){re.escape(path)}", line)
+            if found:
+                self.url = found.group(1)
+                return
+        raise AssertionError("the server did not start:\n" + "".join(output))
+
+    def kill(self) -> None:
+        """No shutdown: as if the machine lost power."""
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)

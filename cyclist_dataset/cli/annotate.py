@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cyclist_dataset.cli.app import WorkspaceArg, app
+from cyclist_dataset.cli.app import HostOption, PortOption, TokenOption, WorkspaceArg, app
 
 
 @app.command("annotate")
@@ -23,18 +23,9 @@ def annotate(
         str | None,
         typer.Option(help="Your name: your draft is kept under it (default: your user name)."),
     ] = None,
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Address to listen on. Other than localhost, a token is required (printed in "
-            "the URL)."
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 0,
-    token: Annotated[
-        str | None,
-        typer.Option(help="The token to require (default: a random one when not on localhost)."),
-    ] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 0,
+    token: TokenOption = None,
 ) -> None:
     """Label the validation tracklets of a location across cameras in a local web app.
 

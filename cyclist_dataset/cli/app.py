@@ -10,9 +10,32 @@ import typer
 
 from cyclist_dataset.errors import UserError
 
-# Arguments several command groups share.
+# Arguments and options several commands share.
 WorkspaceArg = Annotated[
     Path, typer.Argument(metavar="WORKSPACE", help="The pipeline's workspace folder.")
+]
+PipelineArg = Annotated[
+    Path,
+    typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML), e.g. pipelines/demo.toml."),
+]
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="The workspace folder; default: the pipeline's `workspace` key (relative to the "
+        "pipeline file)."
+    ),
+]
+# The local web apps (annotate, roi edit)
+HostOption = Annotated[
+    str,
+    typer.Option(
+        help="Address to listen on. Other than localhost, a token is required (printed in the URL)."
+    ),
+]
+PortOption = Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(help="The token to require (default: a random one when not on localhost)."),
 ]
 
 app = typer.Typer(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cyclist_dataset.cli.app import app
+from cyclist_dataset.cli.app import HostOption, PipelineArg, PortOption, TokenOption, app
 from cyclist_dataset.errors import UserError
 
 roi_app = typer.Typer(
@@ -17,13 +17,14 @@ roi_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(roi_app, name="roi")
+FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}  # --out suffix: image format
 
 
 @roi_app.command("preview")
 def roi_preview(
-    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+    pipeline: PipelineArg,
     camera: Annotated[str, typer.Option(help="Camera id, as in the pipeline's [[cameras]].")],
-    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    out: Annotated[Path, typer.Option(help="Image file to write (.png or .jpg).")],
     frame: Annotated[int, typer.Option(help="Frame index in the video.")] = 0,
     video: Annotated[
         str | None, typer.Option(help="Video id; default: the camera's first video.")
@@ -43,12 +44,12 @@ def roi_preview(
     that drops them (class, score, aspect_ratio, width, roi). The dot on each box is the point
     tested against the ROI. Every detected person is blurred and the frame is audited for faces
     before it is written, as crops are."""
-    import cv2
-
     from cyclist_dataset.core.config import load_pipeline
     from cyclist_dataset.io.atomic import write_bytes
     from cyclist_dataset.tools.roi_preview import preview_frame
 
+    if out.suffix.lower() not in FORMATS:
+        raise UserError(f"--out {out}: use a file name ending in .png or .jpg")
     config = load_pipeline(pipeline)
     if raw:
         typer.echo(
@@ -56,9 +57,10 @@ def roi_preview(
             "share it",
             err=True,
         )
-    image, found, reasons = preview_frame(config, camera, video, frame, raw=raw)
-    ok, png = cv2.imencode(".png", image)
-    write_bytes(out, png.tobytes())
+    data, found, reasons = preview_frame(
+        config, camera, video, frame, raw=raw, image_format=FORMATS[out.suffix.lower()]
+    )
+    write_bytes(out, data)
     kept = sum(r is None for r in reasons)
     dropped = Counter(r for r in reasons if r is not None)
     typer.echo(
@@ -69,7 +71,7 @@ def roi_preview(
 
 @roi_app.command("check")
 def roi_check(
-    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+    pipeline: PipelineArg,
 ) -> None:
     """Validate the ROI file of every camera of a pipeline (points, polygons, image size) and
     compare it with the size of that camera's videos. Exits with status 1 if any is wrong."""
@@ -111,33 +113,26 @@ def roi_check(
         raise typer.Exit(1)
 
 
-@roi_app.command("edit")
+@roi_app.command(
+    "edit",
+    help="Draw each camera's ROI in the browser over a real frame of its video, every detected "
+    "person blurred (and the frame audited for faces, as crops are).\n\n"
+    "Click to add the points of an include polygon (the road) or an exclude polygon (a "
+    "sidewalk, a bus stop), drag points to move them; problems (crossing edges, points outside "
+    "the frame) show as you draw, and the frame's boxes turn green where the filter keeps them "
+    "and red with the rule that drops them. Save writes roi_dir/LOCATION/CAMERA.json, validated "
+    "as `roi check` validates it, atomically.",
+)
 def roi_edit(
-    pipeline: Annotated[Path, typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML).")],
+    pipeline: PipelineArg,
     camera: Annotated[
         str | None, typer.Option(help="Open this camera's editor (default: the camera list).")
     ] = None,
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Address to listen on. Other than localhost, a token is required (printed in "
-            "the URL)."
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 0,
-    token: Annotated[
-        str | None,
-        typer.Option(help="The token to require (default: a random one when not on localhost)."),
-    ] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 0,
+    token: TokenOption = None,
 ) -> None:
-    """Draw each camera's ROI in the browser over a real frame of its video, every detected person
-    blurred (and the frame audited for faces, as crops are).
-
-    Click to add the points of an include polygon (the road) or an exclude polygon (a sidewalk, a
-    bus stop), drag points to move them; problems (crossing edges, points outside the frame) show
-    as you draw, and the frame's boxes turn green where the filter keeps them and red with the
-    rule that drops them. Save writes roi_dir/LOCATION/CAMERA.json, validated as `roi check`
-    validates it, atomically."""
+    """Serve the ROI editor (help: the decorator's text)."""
     from cyclist_dataset.core.config import load_pipeline
     from cyclist_dataset.web.server import serve_roi_editor
 

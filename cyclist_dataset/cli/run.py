@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from cyclist_dataset.cli.app import app
+from cyclist_dataset.cli.app import PipelineArg, WorkspaceOption, app
 from cyclist_dataset.io.progress import MODE_ENV
 
 if TYPE_CHECKING:
@@ -17,17 +17,8 @@ if TYPE_CHECKING:
 
 @app.command()
 def run(
-    pipeline: Annotated[
-        Path,
-        typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML), e.g. pipelines/demo.toml."),
-    ],
-    workspace: Annotated[
-        Path | None,
-        typer.Option(
-            help="Output folder; default: the pipeline's `workspace` key (relative to the "
-            "pipeline file)."
-        ),
-    ] = None,
+    pipeline: PipelineArg,
+    workspace: WorkspaceOption = None,
     stages: Annotated[
         str | None,
         typer.Option(
@@ -136,17 +127,8 @@ def _write_run_report(config: PipelineConfig, report: RunReport) -> Path | None:
 
 @app.command("report")
 def report_command(
-    pipeline: Annotated[
-        Path,
-        typer.Argument(metavar="PIPELINE", help="Pipeline file (TOML), e.g. pipelines/demo.toml."),
-    ],
-    workspace: Annotated[
-        Path | None,
-        typer.Option(
-            help="The workspace; default: the pipeline's `workspace` key (relative to the "
-            "pipeline file)."
-        ),
-    ] = None,
+    pipeline: PipelineArg,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Write the run report (WORKSPACE/report/index.html: a static page, every figure of the
     workspace per location, camera and video) without running anything; `run` writes it too."""

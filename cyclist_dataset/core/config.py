@@ -153,19 +153,26 @@ DEFAULT_SCORE_MIN = {"faster_rcnn": 0.7, "yolox_onnx": 0.4}
 DEFAULT_BACKEND = "faster_rcnn"
 
 
-class _DetectSection(_Section):
-    """What every backend's ``[detect]`` has. Every key of the section decides the detections, so
-    the whole section enters the stage's fingerprint; how fast it runs lives in ``[runtime]``."""
+class _Detections(_Section):
+    """What every ``[detect]`` has, a model's or imported files'. Every key of the section decides
+    the detections, so the whole section enters the stage's fingerprint; how fast it runs lives in
+    ``[runtime]``."""
+
+    # The detector runs at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every
+    # frame. For imported files: the rate the other tool ran at (frames it skipped are not frames
+    # where nobody was found).
+    sample_fps: float | None = Field(None, gt=0)
+    # Rider-bicycle pairing: a bicycle may belong to a person whose box covers this share of it
+    pairing_min_overlap: float = Field(0.3, gt=0, le=1)
+
+
+class _DetectSection(_Detections):
+    """What every model backend's ``[detect]`` has."""
 
     classes: tuple[str, ...] = ("person", "bicycle")
     # the detector's own floor; the filter stage applies the real rule
     score_min: float = Field(0.25, ge=0, le=1)
     nms_iou: float = Field(0.45, gt=0, le=1)
-    # Run the detector at this rate, picking frames by timestamp (e.g. 10 of 25 fps); unset: every
-    # frame
-    sample_fps: float | None = Field(None, gt=0)
-    # Rider-bicycle pairing: a bicycle may belong to a person whose box covers this share of it
-    pairing_min_overlap: float = Field(0.3, gt=0, le=1)
 
 
 class FasterRcnnConfig(_DetectSection):
@@ -194,7 +201,7 @@ IMPORT_ROLES = ("person", "bicycle", "cyclist")
 IMPORT_FORMATS = ("mot", "otdet")
 
 
-class ImportConfig(_Section):
+class ImportConfig(_Detections):
     """``backend = "import"``: detections another tool made (a GPU cluster, OpenTrafficCam's
     OTVision), one file per video, instead of running a model (``stages/detect/imported.py``).
     The file's SHA-256 enters the detect stage's fingerprint."""
@@ -218,12 +225,8 @@ class ImportConfig(_Section):
     # The role of MOT rows without a class (7 columns, or MOTChallenge's 10 with -1 in the 8th):
     # MOTChallenge's det.txt files are pedestrian detections.
     mot_class: Literal[IMPORT_ROLES] = "person"  # type: ignore[valid-type]
-    # Boxes below this score are left out (the exporting tool's own floor is usually lower).
+    # Boxes below this score are left out (the filter applies the real rule, filter.score_min).
     score_min: float = Field(0.0, ge=0, le=1)
-    # The rate the other tool ran its detector at, if not every frame: the tracker's gap rules
-    # need the frames it looked at (a frame without a box is a frame where nobody was found).
-    sample_fps: float | None = Field(None, gt=0)
-    pairing_min_overlap: float = Field(0.3, gt=0, le=1)
 
     @field_validator("files")
     @classmethod
@@ -531,9 +534,15 @@ class PipelineConfig(_Section):
         if (
             isinstance(self.detect, ImportConfig)
             and "cyclist" in self.detect.class_map.values()
-            and "classes" not in self.filter.model_fields_set
+            and "cyclist" not in self.filter.classes
         ):
             # An imported `cyclist` box (rider and bicycle in one) is a rider too.
+            if "classes" in self.filter.model_fields_set:
+                raise ValueError(
+                    "filter.classes: detect.class_map makes boxes of class `cyclist` (rider and "
+                    "bicycle in one box), which these classes would all drop; add it: classes = "
+                    f"{[*self.filter.classes, 'cyclist']}"
+                )
             classes = (*self.filter.classes, "cyclist")
             object.__setattr__(self, "filter", self.filter.model_copy(update={"classes": classes}))
         return self

@@ -38,6 +38,11 @@ class Roi:
             return np.zeros(0, dtype=bool)
         return shapely.intersects_xy(self.area, points[:, 0], points[:, 1])
 
+    @classmethod
+    def whole_frame(cls, width: int, height: int) -> Roi:
+        """The ROI of a camera without one: every point of the frame."""
+        return cls(shapely.box(0, 0, width, height), width, height)
+
     def scaled_to(self, width: int, height: int, source: str = "ROI") -> Roi:
         """The same region on a frame of another size (a camera re-configured to a new
         resolution)."""
@@ -95,6 +100,16 @@ def _polygons(raw: object, key: str, source: object, width: int, height: int) ->
     ]
 
 
+def _frame_size(raw: dict, source: object) -> tuple[int, int]:
+    width, height = raw.get("image_width"), raw.get("image_height")
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        raise RoiError(
+            f"{source}: `image_width` and `image_height` must be positive integers (the frame "
+            "size the polygons were drawn on)"
+        )
+    return width, height
+
+
 def parse_roi(raw: object, source: object) -> Roi:
     """An ROI from its file's content (parsed JSON); every problem is a RoiError naming
     ``source`` (the file) and the polygon."""
@@ -102,12 +117,7 @@ def parse_roi(raw: object, source: object) -> Roi:
         raise RoiError(
             f"{source}: expected a JSON object with image_width, image_height and include"
         )
-    width, height = raw.get("image_width"), raw.get("image_height")
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        raise RoiError(
-            f"{source}: `image_width` and `image_height` must be positive integers (the frame "
-            "size the polygons were drawn on)"
-        )
+    width, height = _frame_size(raw, source)
     include = _polygons(raw.get("include"), "include", source, width, height)
     if not include:
         raise RoiError(f"{source}: `include` needs at least one polygon")
@@ -123,9 +133,10 @@ def roi_problems(raw: dict, source: object) -> list[str]:
     """Every problem of an ROI's content at once (each polygon checked on its own), for an
     editor that shows them while the polygons are drawn; empty: ``parse_roi`` accepts it."""
     problems: list[str] = []
-    width, height = raw.get("image_width"), raw.get("image_height")
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        return [f"{source}: `image_width` and `image_height` must be positive integers"]
+    try:
+        width, height = _frame_size(raw, source)
+    except RoiError as exc:
+        return [str(exc)]
     for key in ("include", "exclude"):
         polygons = raw.get(key, [])
         if not isinstance(polygons, list):

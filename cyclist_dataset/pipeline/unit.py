@@ -142,9 +142,8 @@ def _detect(ctx: Context, video_: VideoConfig) -> tuple[pa.Table, dict]:
         if config.sample_fps is not None:
             sampled = track.detector_frames(meta["fps"], meta["frame_count"], config.sample_fps)[0]
         path = import_file(config, video_.video_id, video_.source_name)
-        table = detect.import_detections(path, config, video_.video_id, shape, sampled)
-        model = table.column("model")[0].as_py() if table.num_rows else path.name
-        return table, {"model": model}
+        table, found = detect.import_detections(path, config, video_.video_id, shape, sampled)
+        return table, {"model": found.source, "classes_left_out": found.left_out}
     frames = video.frames(
         Path(meta["path"]),
         meta["fps"],

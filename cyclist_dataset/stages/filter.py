@@ -2,7 +2,8 @@
 not.
 
 Rules, in order; a dropped box records the first rule it fails:
-``class`` (not a rider class), ``score``, ``aspect_ratio`` (w/h, partial cyclists are wide),
+``class`` (not a rider class), ``score``, ``aspect_ratio`` (w/h, partial cyclists are wide; not
+for imported `cyclist` boxes, which hold the bicycle too),
 ``width`` (too small to be useful), ``roi`` (bottom-centre of the unclipped box outside the ROI).
 """
 
@@ -25,7 +26,11 @@ def drop_reasons(detections: Detections, roi: Roi, config: FilterConfig) -> np.n
     failed = {
         "class": ~np.isin(detections.class_name, config.classes),
         "score": detections.score < config.score_min,
-        "aspect_ratio": width > config.max_aspect_ratio * height,
+        # A rider's box wider than max_aspect_ratio x its height is a partial or merged rider; a
+        # `cyclist` box (rider and bicycle in one, imported) is that wide by nature (side on,
+        # w/h about 1-1.5), so the rule is not its.
+        "aspect_ratio": (width > config.max_aspect_ratio * height)
+        & (detections.class_name != "cyclist"),
         "width": width < config.min_width_px,
         "roi": ~roi.contains(detections.bottom_center),
     }

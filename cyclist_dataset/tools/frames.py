@@ -2,16 +2,17 @@
 frame with every detected person blurred as ``anonymize-video`` blurs them, then audited for faces
 the way a crop is (found faces blurred again, or the frame refused) before anyone sees it.
 
-The raw frame (``CameraFrame.image``) never leaves this process: only ``shown_frame_jpeg`` /
-``shown_frame`` are served or written.
+The raw frame (``CameraFrame.image``) is never served or written, except by ``roi preview
+--raw-unblurred-persons``: what is served or written is ``sealed`` bytes, audited exactly as
+stored (``shown_frame_jpeg``; a drawing over the shown frame is sealed again).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-import shapely
 
 from cyclist_dataset.core.config import (
     AnonymizeConfig,
@@ -27,7 +28,12 @@ from cyclist_dataset.errors import RoiError, UserError
 from cyclist_dataset.io import video
 from cyclist_dataset.stages.anonymize.crops import Anonymizer, decode
 from cyclist_dataset.stages.detect import Detector, make_detector
-from cyclist_dataset.stages.detect.imported import VideoShape, import_file, read_detections
+from cyclist_dataset.stages.detect.imported import (
+    ImportedDetections,
+    VideoShape,
+    import_file,
+    read_detections,
+)
 from cyclist_dataset.stages.filter import drop_reasons
 from cyclist_dataset.tools.anonymize_video import blur_regions
 
@@ -46,16 +52,26 @@ FINDER_GRID = 2
 FINDER_OVERLAP = 0.25
 
 
-@dataclass(frozen=True)
-class FrameDetectors:
-    """The models a shown frame needs, loaded once: the pipeline's detector (None: the pipeline
-    imports its detections) and the person finder."""
+@dataclass
+class FrameModels:
+    """What shown frames need, loaded once and reused: the pipeline's detector (None: the
+    pipeline imports its detections), the person finder, the blur-and-audit anonymizer, and the
+    imported files read so far (by path, size and mtime)."""
 
     pipeline: Detector | None
     finder: Detector
+    anonymizer: Anonymizer
+    imports: dict[tuple[str, int, int], ImportedDetections] = field(default_factory=dict)
+
+    def imported(self, path: Path, config: ImportConfig, shape: VideoShape) -> ImportedDetections:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self.imports:
+            self.imports[key] = read_detections(path, config, shape)
+        return self.imports[key]
 
 
-def frame_detectors(config: PipelineConfig) -> FrameDetectors:
+def frame_models(config: PipelineConfig) -> FrameModels:
     pipeline = (
         None
         if isinstance(config.detect, ImportConfig)
@@ -64,7 +80,7 @@ def frame_detectors(config: PipelineConfig) -> FrameDetectors:
     finder = make_detector(
         YoloxConfig(score_min=FINDER_SCORE_MIN, classes=("person",)), config.runtime
     )
-    return FrameDetectors(pipeline, finder)
+    return FrameModels(pipeline, finder, frame_anonymizer(config.anonymize))
 
 
 def _detect(detector: Detector, image: np.ndarray) -> Detections:
@@ -91,7 +107,6 @@ class CameraFrame:
     camera: str
     video_id: str
     frame_index: int
-    frame_count: int
     image: np.ndarray  # RAW BGR pixels: never served or written; see `shown_frame_jpeg`
     detections: Detections  # the pipeline's boxes of this frame (its detector or imported file)
     persons: np.ndarray  # (N, 4) every box to blur (the pipeline's persons and the blur detector's)
@@ -125,12 +140,11 @@ def camera_frame(
     camera: str,
     video_id: str | None = None,
     frame_index: int = 0,
-    detectors: FrameDetectors | None = None,
+    models: FrameModels | None = None,
 ) -> CameraFrame:
     """One real frame of a camera, its boxes as the pipeline sees them (its detector, or its
     imported file), the filter's verdict per box, and every person box to blur: the pipeline's
-    persons and cyclists and the finder's persons. ``detectors``: loaded ``frame_detectors`` to
-    reuse."""
+    persons and cyclists and the finder's persons. ``models``: loaded ``frame_models`` to reuse."""
     chosen = camera_video(config, camera, video_id)
     path = chosen.source_path()
     info = video.probe(path)
@@ -139,20 +153,19 @@ def camera_frame(
             f"frame {frame_index} is outside {chosen.video_id} (frames 0-{info.frame_count - 1})"
         )
     image = next(video.frames(path, info.fps, wanted={frame_index})).image
-    detectors = detectors or frame_detectors(config)
-    if detectors.pipeline is None:
+    models = models or frame_models(config)
+    if models.pipeline is None:
         assert isinstance(config.detect, ImportConfig)
         shape = VideoShape(info.width, info.height, info.fps, info.frame_count)
         file = import_file(config.detect, chosen.video_id, chosen.source_name)
-        found = read_detections(file, config.detect, shape).frames.get(
-            frame_index, Detections.empty()
-        )
+        imported = models.imported(file, config.detect, shape)
+        found = imported.frames.get(frame_index, Detections.empty())
     else:
-        found = _detect(detectors.pipeline, image)
+        found = _detect(models.pipeline, image)
     persons = np.concatenate(
         [
             found.xyxy[np.isin(found.class_name, PERSON_ROLES)].astype(float).reshape(-1, 4),
-            find_persons(detectors.finder, image),
+            find_persons(models.finder, image),
         ]
     )
     roi: Roi | None
@@ -162,13 +175,11 @@ def camera_frame(
         )
     except RoiError:
         roi = None
-    whole = Roi(_whole_frame(info.width, info.height), info.width, info.height)
-    reasons = drop_reasons(found, roi or whole, config.filter)
+    reasons = drop_reasons(found, roi or Roi.whole_frame(info.width, info.height), config.filter)
     return CameraFrame(
         camera,
         chosen.video_id,
         frame_index,
-        info.frame_count,
         image,
         found,
         persons,
@@ -177,35 +188,44 @@ def camera_frame(
     )
 
 
-def _whole_frame(width: int, height: int) -> shapely.Geometry:
-    return shapely.box(0, 0, width, height)
-
-
-def frame_anonymizer(config: AnonymizeConfig) -> Anonymizer:
-    """The pipeline's blur, encoded as JPEG and always audited: a frame is shown to people even
-    where a pipeline switched the crops' audit off."""
+def frame_anonymizer(config: AnonymizeConfig, image_format: str = "jpg") -> Anonymizer:
+    """The pipeline's blur over whole person boxes (``face``, which blurs faces only, becomes
+    ``median``: a frame shows whole people), encoded as ``image_format`` and always audited: a
+    frame is shown to people even where a pipeline switched the crops' audit off."""
     return Anonymizer(
         config.model_copy(
-            update={"format": "jpg", "audit": config.audit.model_copy(update={"enabled": True})}
+            update={
+                "method": "median" if config.method == "face" else config.method,
+                "format": image_format,
+                "audit": config.audit.model_copy(update={"enabled": True}),
+            }
         )
     )
 
 
-def shown_frame_jpeg(frame: CameraFrame, config: PipelineConfig) -> bytes:
-    """The frame with every person box blurred, as audited JPEG bytes. Faces the audit still finds
-    are blurred again (as for crops); a frame where one is still found is refused (UserError)."""
-    anonymizer = frame_anonymizer(config.anonymize)
-    image = frame.image.copy()
-    blur_regions(image, [pad_box(box, BLUR_MARGIN) for box in frame.persons], anonymizer)
+def seal(image: np.ndarray, anonymizer: Anonymizer, what: str) -> bytes:
+    """The encoded bytes of an image that has its persons blurred, audited exactly as they will
+    be stored or served; faces the audit still finds are blurred again (as for crops), and an
+    image where one is still found is refused (UserError)."""
     sealed = anonymizer.seal(image)
     if sealed.data is None:
-        raise UserError(
-            f"frame {frame.frame_index} of {frame.video_id} is not shown: {sealed.refused}; "
-            "pick another frame"
-        )
+        raise UserError(f"{what} is not shown: {sealed.refused}; pick another frame")
     return sealed.data
 
 
-def shown_frame(frame: CameraFrame, config: PipelineConfig) -> np.ndarray:
-    """``shown_frame_jpeg`` as pixels (exactly the audited ones)."""
-    return decode(shown_frame_jpeg(frame, config))
+def shown_frame_jpeg(
+    frame: CameraFrame, config: PipelineConfig, models: FrameModels | None = None
+) -> bytes:
+    """The frame with every person box blurred, as audited JPEG bytes."""
+    anonymizer = models.anonymizer if models is not None else frame_anonymizer(config.anonymize)
+    image = frame.image.copy()
+    blur_regions(image, [pad_box(box, BLUR_MARGIN) for box in frame.persons], anonymizer)
+    return seal(image, anonymizer, f"frame {frame.frame_index} of {frame.video_id}")
+
+
+def shown_frame(
+    frame: CameraFrame, config: PipelineConfig, models: FrameModels | None = None
+) -> np.ndarray:
+    """``shown_frame_jpeg`` as pixels (exactly the audited ones), to draw on; what is drawn is
+    sealed again before it is stored."""
+    return decode(shown_frame_jpeg(frame, config, models))

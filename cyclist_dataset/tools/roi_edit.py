@@ -51,8 +51,11 @@ def existing(config: PipelineConfig, camera: str, width: int, height: int) -> di
         problem = str(exc)
     if not isinstance(raw, dict):
         return {**start, "problem": problem}
-    sx = width / raw["image_width"] if isinstance(raw.get("image_width"), int) else 1.0
-    sy = height / raw["image_height"] if isinstance(raw.get("image_height"), int) else 1.0
+    drawn_width, drawn_height = raw.get("image_width"), raw.get("image_height")
+    sx = sy = 1.0  # a file without a valid size: its points as they are
+    if isinstance(drawn_width, int) and isinstance(drawn_height, int):
+        if drawn_width > 0 and drawn_height > 0:
+            sx, sy = width / drawn_width, height / drawn_height
     for kind in KINDS:
         try:
             start[kind] = [
@@ -74,12 +77,8 @@ def check(frame: CameraFrame, drawn: dict, filter_config: FilterConfig) -> dict:
     roi: Roi | None = None
     if not problems:
         roi = parse_roi(made, "the drawing")
-    whole = {
-        "image_width": frame.width,
-        "image_height": frame.height,
-        "include": [[[0, 0], [frame.width, 0], [frame.width, frame.height], [0, frame.height]]],
-    }
-    reasons = drop_reasons(frame.detections, roi or parse_roi(whole, "frame"), filter_config)
+    whole = Roi.whole_frame(frame.width, frame.height)
+    reasons = drop_reasons(frame.detections, roi or whole, filter_config)
     anchors = frame.detections.bottom_center
     boxes = [
         {
@@ -114,5 +113,7 @@ def save(config: PipelineConfig, camera: str, drawn: dict, width: int, height: i
     path = config.roi_path(camera)
     made = content(drawn, width, height)
     parse_roi(made, path)
+    for kind in KINDS:  # valid, so number pairs: stored as numbers whatever JSON types came
+        made[kind] = [[[round(float(x), 1), round(float(y), 1)] for x, y in p] for p in made[kind]]
     write_text(path, json.dumps(made, indent=2) + "\n")
     return path

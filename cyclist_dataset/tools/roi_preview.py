@@ -9,7 +9,7 @@ import shapely
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.core.roi import Roi, load_roi
-from cyclist_dataset.tools.frames import camera_frame, shown_frame
+from cyclist_dataset.tools.frames import camera_frame, frame_anonymizer, seal, shown_frame
 
 KEPT = (0, 200, 0)  # BGR
 DROPPED = (0, 0, 230)
@@ -73,17 +73,21 @@ def preview_frame(
     video_id: str | None,
     frame_index: int,
     raw: bool = False,
-) -> tuple[np.ndarray, Detections, np.ndarray]:
-    """One real frame of a camera with every detected person blurred (``raw``: not blurred, for
-    an explicit request only), the ROI and the pipeline's boxes drawn, and the filter's verdict per
-    box."""
+    image_format: str = "png",
+) -> tuple[bytes, Detections, np.ndarray]:
+    """One real frame of a camera with the ROI and the pipeline's boxes drawn, encoded as
+    ``image_format``, and per box the filter's verdict. Every detected person is blurred and the
+    drawn frame is sealed (audited as written); ``raw``: the recorded frame, for an explicit
+    request only."""
     frame = camera_frame(config, camera, video_id, frame_index)
     if frame.roi is None:
         load_roi(config.roi_path(camera))  # raises the file's problem
     assert frame.roi is not None
+    anonymizer = frame_anonymizer(config.anonymize, image_format)
     image = frame.image if raw else shown_frame(frame, config)
-    return (
-        draw_preview(image, frame.roi, frame.detections, frame.reasons),
-        frame.detections,
-        (frame.reasons),
-    )
+    drawn = draw_preview(image, frame.roi, frame.detections, frame.reasons)
+    if raw:
+        data = anonymizer.encode(drawn)
+    else:
+        data = seal(drawn, anonymizer, f"frame {frame_index} of {frame.video_id}")
+    return data, frame.detections, frame.reasons

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -303,7 +302,7 @@ class _Links:
     """Relative hrefs from the report's folder, to what exists in the workspace."""
 
     def __init__(self, workspace: Workspace) -> None:
-        self.workspace, self.folder = workspace, workspace.report_folder()
+        self.folder = workspace.report_folder()
 
     def href(self, target: Path) -> str:
         relative = Path(os.path.relpath(target, self.folder)).as_posix()
@@ -458,21 +457,19 @@ def roi_overlays() -> OverlayMaker:
     the filter's verdict on each box, every detected person blurred and the frame face-audited
     (``tools.frames``: never a raw frame). The models, loaded on first use, serve every
     camera."""
-    detectors: frames.FrameDetectors | None = None
+    models: frames.FrameModels | None = None
 
     def make(config: PipelineConfig, camera: str) -> bytes:
-        nonlocal detectors
-        detectors = detectors or frames.frame_detectors(config)
-        frame = frames.camera_frame(config, camera, detectors=detectors)
+        nonlocal models
+        models = models or frames.frame_models(config)
+        frame = frames.camera_frame(config, camera, models=models)
         if frame.roi is None:
             load_roi(config.roi_path(camera))  # raises the file's problem
             raise UserError(f"the ROI file {config.roi_path(camera)} is missing or invalid")
-        shown = frames.shown_frame(frame, config)
-        image = draw_preview(shown, frame.roi, frame.detections, frame.reasons)
-        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        if not ok:
-            raise ValueError("the frame could not be encoded as JPEG")
-        return encoded.tobytes()
+        shown = frames.shown_frame(frame, config, models)
+        drawn = draw_preview(shown, frame.roi, frame.detections, frame.reasons)
+        # what is written is audited as written, the drawing included
+        return frames.seal(drawn, models.anonymizer, f"the overlay of {camera}")
 
     return make
 

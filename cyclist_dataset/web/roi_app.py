@@ -19,10 +19,10 @@ from cyclist_dataset.io import video
 from cyclist_dataset.tools import roi_edit
 from cyclist_dataset.tools.frames import (
     CameraFrame,
-    FrameDetectors,
+    FrameModels,
     camera_frame,
     camera_video,
-    frame_detectors,
+    frame_models,
     shown_frame_jpeg,
 )
 from cyclist_dataset.web.app import HERE, base_app, json_body
@@ -36,7 +36,7 @@ class Frames:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        self._detectors: FrameDetectors | None = None
+        self._models: FrameModels | None = None
         self._cache: OrderedDict[tuple[str, str, int], tuple[CameraFrame, bytes]] = OrderedDict()
         self._lock = threading.Lock()  # one detector and one face audit at a time
 
@@ -44,10 +44,10 @@ class Frames:
         key = (camera, video_id, index)
         with self._lock:
             if key not in self._cache:
-                if self._detectors is None:
-                    self._detectors = frame_detectors(self.config)
-                frame = camera_frame(self.config, camera, video_id, index, self._detectors)
-                self._cache[key] = (frame, shown_frame_jpeg(frame, self.config))
+                if self._models is None:
+                    self._models = frame_models(self.config)
+                frame = camera_frame(self.config, camera, video_id, index, self._models)
+                self._cache[key] = (frame, shown_frame_jpeg(frame, self.config, self._models))
                 while len(self._cache) > CACHED_FRAMES:
                     self._cache.popitem(last=False)
             self._cache.move_to_end(key)
@@ -69,9 +69,9 @@ def create_roi_app(
             raise HTTPException(404, f"no camera {camera!r} (cameras: {cameras})")
         return camera
 
-    def chosen(camera: str, video_id: str, index: int) -> tuple[str, int]:
-        picked = camera_video(config, known(camera), video_id or None)
-        return picked.video_id, index
+    def chosen(camera: str, video_id: str) -> str:
+        """The named video of the camera, or its first."""
+        return camera_video(config, known(camera), video_id or None).video_id
 
     @app.get("/")
     def home() -> RedirectResponse:
@@ -95,7 +95,7 @@ def create_roi_app(
 
     @app.get("/roi/{camera}", response_class=HTMLResponse)
     def editor(request: Request, camera: str, video: str = "", frame: int = 0) -> HTMLResponse:
-        video_id, index = chosen(camera, video, frame)
+        video_id, index = chosen(camera, video), frame
         videos = [v for v in config.videos if v.camera == camera]
         info = _probe(config, camera, video_id)
         state: dict[str, Any] = {
@@ -122,27 +122,26 @@ def create_roi_app(
 
     @app.get("/roi/{camera}/frame.jpg")
     async def frame_jpeg(camera: str, video: str = "", frame: int = 0) -> Response:
-        video_id, index = chosen(camera, video, frame)
-        _, jpeg = await run_in_threadpool(frames.get, camera, video_id, index)
+        _, jpeg = await run_in_threadpool(frames.get, camera, chosen(camera, video), frame)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.post("/api/roi/{camera}/check")
     async def check(request: Request, camera: str) -> dict:
         body = await json_body(request)
-        video_id, index = chosen(camera, str(body.get("video", "")), int(body.get("frame", 0)))
+        index = body.get("frame", 0)
+        if not isinstance(index, int):
+            raise UserError(f"`frame` must be a frame number, got {index!r}")
+        video_id = chosen(camera, str(body.get("video", "")))
         frame, _ = await run_in_threadpool(frames.get, camera, video_id, index)
         return roi_edit.check(frame, body, config.filter)
 
     @app.post("/api/roi/{camera}")
     async def save(request: Request, camera: str) -> dict:
         body = await json_body(request)
-        known(camera)
+        # the polygons are in the pixels of the video the editor shows: its size, not the client's
+        info = _probe(config, camera, chosen(camera, str(body.get("video", ""))))
         try:
-            width, height = int(body["width"]), int(body["height"])
-        except (KeyError, TypeError, ValueError):
-            raise UserError("send the frame's `width` and `height` with the polygons") from None
-        try:
-            path = roi_edit.save(config, camera, body, width, height)
+            path = roi_edit.save(config, camera, body, info.width, info.height)
         except RoiError as exc:
             raise UserError(f"not saved: {exc}") from None
         return {"saved": str(path)}

@@ -43,8 +43,7 @@ def serve(
         )
     if session.draft.dropped_torn_line:
         echo("the draft's last line was cut off by a crash (an action never confirmed): dropped")
-    if host not in LOCAL_HOSTS and token is None:
-        token = secrets.token_urlsafe(16)
+    token = required_token(host, token)
     app = create_app(session, token, hosts=guarded_hosts(host))
     sock, base = listen(host, port)
     url = f"{base}/queue" + (f"?token={token}" if token else "")
@@ -56,6 +55,16 @@ def serve(
     assert session.held_draft is not None
     with session.held_draft:  # let go of the draft when the server stops
         run(app, sock)
+
+
+def required_token(host: str, token: str | None) -> str | None:
+    """The token every request must carry: the one given, or a new random one when the app
+    listens beyond localhost (None on localhost: no token)."""
+    if token is not None and not token.strip():
+        raise UserError("--token must not be empty (an empty token would let anyone in)")
+    if host not in LOCAL_HOSTS and token is None:
+        return secrets.token_urlsafe(16)
+    return token
 
 
 def guarded_hosts(host: str) -> list[str] | None:
@@ -100,8 +109,7 @@ def serve_roi_editor(
         raise UserError(
             f"{config.source}: no camera {camera!r} (cameras: {[c.id for c in config.cameras]})"
         )
-    if host not in LOCAL_HOSTS and token is None:
-        token = secrets.token_urlsafe(16)
+    token = required_token(host, token)
     app = create_roi_app(config, token, hosts=guarded_hosts(host))
     sock, base = listen(host, port)
     url = f"{base}/roi" + (f"/{camera}" if camera else "") + (f"?token={token}" if token else "")

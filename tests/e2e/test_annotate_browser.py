@@ -7,18 +7,13 @@ server, and commits; the label version and a release made from it hold exactly t
 from __future__ import annotations
 
 import csv
-import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright  # a dev dependency (make installs it)
-from support import BROWSER_ARGS, REPO, chromium, cli
+from support import BROWSER_ARGS, REPO, AppServer, chromium, cli
 
 from cyclist_dataset.dataset.labels import list_versions, read_crops
 from cyclist_dataset.dataset.release import create_release
@@ -26,32 +21,9 @@ from cyclist_dataset.dataset.release import create_release
 LABELS = REPO / "tests" / "fixtures" / "multicam_labels.csv"
 
 
-class Server:
+def annotate_server(workspace: Path) -> AppServer:
     """`cyclist-dataset annotate` in its own process, as an annotator starts it."""
-
-    def __init__(self, workspace: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cyclist_dataset", "annotate", str(workspace)]
-            + ["--annotator", "eye", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=REPO,
-        )
-        assert self.process.stdout is not None
-        self.output = []
-        for line in self.process.stdout:
-            self.output.append(line)
-            found = re.search(r"open (http://\S+)/queue", line)
-            if found:
-                self.url = found.group(1)
-                return
-        raise AssertionError("the server did not start:\n" + "".join(self.output))
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)  # no shutdown: as if the machine lost power
-        self.process.wait(timeout=30)
+    return AppServer("annotate", str(workspace), "--annotator", "eye", path="/queue")
 
 
 @pytest.fixture
@@ -109,7 +81,7 @@ def test_label_a_location_by_keyboard_split_junk_undo_crash_commit(workspace, br
     by_tracklet: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         by_tracklet.setdefault(row["tracklet_id"], []).append(row)
-    server = Server(workspace)
+    server = annotate_server(workspace)
     page = browser.new_page()
     page.goto(server.url + "/queue")
     assert page.locator("table.queue tbody tr").count() == len(by_tracklet)
@@ -124,7 +96,7 @@ def test_label_a_location_by_keyboard_split_junk_undo_crash_commit(workspace, br
             before = page.locator("#progress").inner_text()
             assert not before.startswith("0 labelled"), before  # labels were made
             server.kill()
-            server = Server(workspace)
+            server = annotate_server(workspace)
             page.goto(server.url + "/queue")
             assert page.locator("#progress").inner_text() == before
         page.goto(f"{server.url}/tracklets/{tracklet_id}")

@@ -6,10 +6,6 @@ accepts the file. The frame the browser was served has every detected person blu
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright  # a dev dependency (make installs it)
-from support import BROWSER_ARGS, DEMO, REPO, chromium, cli
+from support import BROWSER_ARGS, DEMO, AppServer, chromium, cli
 
 from cyclist_dataset.core.config import load_pipeline
 from cyclist_dataset.core.geometry import clip_box, pad_box
@@ -29,34 +25,6 @@ NEAR_CYCLIST = ("Testvideo_FR20_2020-02-20_13-11-00", 120)  # the near cyclist m
 BOWTIE = [(10, 250), (790, 590), (790, 80), (10, 590)]
 FIXED_SECOND = (400, 260)
 AROUND_WHEELS = [(300, 270), (380, 270), (380, 300), (300, 300)]
-
-
-class Server:
-    """`cyclist-dataset roi edit` in its own process, as an engineer starts it."""
-
-    def __init__(self, pipeline: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cyclist_dataset", "roi", "edit", str(pipeline)]
-            + ["--camera", "cam1", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=REPO,
-        )
-        assert self.process.stdout is not None
-        output = []
-        for line in self.process.stdout:
-            output.append(line)
-            found = re.search(r"open (http://\S+?)/roi/cam1", line)
-            if found:
-                self.url = found.group(1)
-                return
-        raise AssertionError("the server did not start:\n" + "".join(output))
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -73,7 +41,7 @@ def pipeline(tmp_path) -> Path:
 
 @pytest.fixture
 def page(pipeline) -> Iterator:
-    server = Server(pipeline)
+    server = AppServer("roi", "edit", str(pipeline), "--camera", "cam1", path="/roi/cam1")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from support import CYCLIST_VIDEO, DEMO, cli
@@ -90,13 +91,15 @@ def write_mot(detections: pd.DataFrame, video: dict, folder: Path) -> None:
 
 
 def import_pipeline(config: PipelineConfig, folder: Path, detect_section: str) -> Path:
-    """The demo pipeline with its [detect] section replaced by an import, and the filter's score
-    threshold it had (an import needs one given)."""
+    """The demo pipeline with its [detect] section replaced by an import, the filter's score
+    threshold it had (an import needs one given) and cyclist boxes among the rider classes."""
     text = DEMO.read_text()
     text = re.sub(r"\[detect\].*?(?=\[runtime\])", detect_section + "\n", text, flags=re.S)
-    text = text.replace(
-        "[filter]\n", f"[filter]\nscore_min = {config.filter.score_min}\n", 1
-    ).replace('roi_dir = "../roi_definitions"', f'roi_dir = "{config.roi_dir}"')
+    text = (
+        text.replace("[filter]\n", f"[filter]\nscore_min = {config.filter.score_min}\n", 1)
+        .replace('classes = ["person"]\n', 'classes = ["person", "cyclist"]\n')
+        .replace('roi_dir = "../roi_definitions"', f'roi_dir = "{config.roi_dir}"')
+    )
     path = folder / "import.toml"
     path.write_text(text)
     return path
@@ -169,6 +172,56 @@ def test_imported_detections_give_the_detectors_tracklets(exported, detect_secti
     rerun = run_pipeline(imported, TRACK_STAGES, log=lambda line: None)
     assert {video for _, video in rerun.done} == {CYCLIST_VIDEO}
     assert ("detect", CYCLIST_VIDEO) in rerun.done
+
+
+def test_bicyclist_boxes_need_no_pairing_and_are_the_crop(demo_run, tmp_path):
+    """As if a detector with OpenTrafficCam's `bicyclist` class had run: the rider's boxes of the
+    detector's tracklets are `bicyclist` boxes, every other box a pedestrian (bicycles: none). The
+    riders become the same tracklets, cyclists with no bicycle box, cropped at those boxes."""
+    config, _ = demo_run
+    workspace = Workspace(config.workspace)
+    ours = tracklets(config.workspace)
+    for video in config.videos:
+        meta = read_result(workspace.stage_output("ingest", video.video_id)).to_pylist()[0]
+        found = read_result(workspace.stage_output("detect", video.video_id)).to_pandas()
+        riders = set(ours[ours["video_id"] == video.video_id]["detection_id"].dropna())
+        found = found[found["class_name"] == "person"]
+        found = found.assign(
+            class_name=["bicyclist" if i in riders else "pedestrian" for i in found.index]
+        )
+        write_otdet(found, meta, tmp_path / "otdet" / f"{video.video_id}.otdet")
+    section = '[detect]\nbackend = "import"\nformat = "otdet"\nfiles = "otdet/{video_id}.otdet"\n'
+    pipeline = import_pipeline(config, tmp_path, section)
+    # the crop with the bicycle: a cyclist box is its own bicycle, so still that box
+    pipeline.write_text(
+        pipeline.read_text().replace('crop = "rider"', 'crop = "rider_and_bicycle"')
+    )
+    imported = load_pipeline(pipeline, tmp_path / "workspace")
+    assert "cyclist" in imported.filter.classes
+    assert imported.anonymize.crop == "rider_and_bicycle"
+    report = run_pipeline(imported, TRACK_STAGES + ("anonymize",), log=lambda line: None)
+    assert not report.failed, report.failed
+
+    theirs = tracklets(imported.workspace)
+    boxes = pd.read_parquet(imported.workspace / "manifests" / "detections")
+    classes = boxes.set_index(["video_id", "detection_id"])["class_name"]
+    detected = ~theirs["interpolated"]
+    rows = theirs[detected].set_index(["video_id", "detection_id"]).index
+    assert set(classes.loc[rows]) == {"cyclist"}
+    # the cyclist box is its own bicycle: no bicycle detection was needed
+    assert (theirs[detected]["bicycle_detection_id"] == theirs[detected]["detection_id"]).all()
+    for video_id, rows in ours.groupby("video_id"):
+        mine = theirs[theirs["video_id"] == video_id]
+        assert mine["tracklet_id"].nunique() == rows["tracklet_id"].nunique() == 1
+        assert set(rows["frame_index"]) <= set(mine["frame_index"])
+    crops = pd.concat(
+        read_result(Workspace(imported.workspace).stage_output("anonymize", v.video_id)).to_pandas()
+        for v in imported.videos
+    )
+    by_frame = theirs.set_index(["video_id", "frame_index"])
+    cut = crops.set_index(["video_id", "frame_index"])[["x1", "y1", "x2", "y2"]]
+    # crops are cut at whole pixels
+    np.testing.assert_allclose(cut, by_frame.loc[cut.index, ["x1", "y1", "x2", "y2"]], atol=1)
 
 
 def test_a_file_of_another_video_is_a_clear_error(exported, tmp_path):

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 
-from cyclist_dataset.core.config import ImportConfig, PipelineConfig
+from cyclist_dataset.core.config import FilterConfig, ImportConfig, PipelineConfig
+from cyclist_dataset.core.detections import Detections
+from cyclist_dataset.core.roi import Roi
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.stages.detect import import_detections
 from cyclist_dataset.stages.detect.imported import VideoShape, read_detections
+from cyclist_dataset.stages.filter import drop_reasons
 
 VIDEO = VideoShape(width=800, height=600, fps=20.0, frame_count=100)
 # Two boxes in frame 3 (1-based): a pedestrian and a bicyclist, as x1, y1, x2, y2.
@@ -141,6 +145,10 @@ def test_mot_rows_with_and_without_a_class(tmp_path):
         ("3,-1,100,200,0,100,0.9", "line 2: a box needs"),
         ("0,-1,100,200,40,100,0.9", "line 2: frame 0 is not a frame of the video"),
         ("500,-1,100,200,40,100,0.9", "line 2: frame 500 is not a frame"),
+        ("101,-1,100,200,40,100,0.9", "line 2: frame 101 is not a frame of the video .1-100"),
+        ("inf,-1,100,200,40,100,0.9", "line 2: frame 'inf' is not a frame number"),
+        ("3.5,-1,100,200,40,100,0.9", "line 2: frame '3.5' is not a frame number"),
+        ("3,-1,100,200,40,100,nan", "line 2: a box needs finite numbers"),
         ("3,-1,900,200,40,100,0.9", "outside the 800x600 video"),
     ],
 )
@@ -148,6 +156,56 @@ def test_mot_errors_name_the_line(tmp_path, line, message):
     path = mot(tmp_path / "det.txt", ["1,-1,10,10,40,100,0.9", line])
     with pytest.raises(UserError, match=message):
         read_detections(path, ImportConfig(format="mot", files="{stem}.txt"), VIDEO)
+
+
+def test_classes_the_map_does_not_name_are_counted_and_a_file_of_only_those_refused(tmp_path):
+    lines = [
+        "3,-1,100,200,40,100,0.9,car",
+        "3,-1,400,150,70,180,0.8,person",
+        "4,-1,1,1,9,9,0.5,car",
+    ]
+    config = ImportConfig(format="mot", files="{stem}.txt")
+    found = read_detections(mot(tmp_path / "det.txt", lines), config, VIDEO)
+    assert found.left_out == {"car": 2}
+    assert [len(d) for d in found.frames.values()] == [1]
+    only_cars = mot(tmp_path / "cars.txt", [lines[0], lines[2]])
+    with pytest.raises(UserError, match=r"none of its classes \['car'\] is in detect.class_map"):
+        read_detections(only_cars, config, VIDEO)
+
+
+def test_a_binary_file_read_as_mot_is_a_clear_error(tmp_path):
+    path = otdet(tmp_path / "v.otdet")
+    with pytest.raises(UserError, match="not a text file.*detect.format"):
+        read_detections(path, ImportConfig(format="mot", files="{stem}.txt"), VIDEO)
+
+
+def otdet_content(tmp_path: Path, change) -> Path:
+    """An .otdet file of ``otdet()`` with its JSON changed by ``change``."""
+    path = otdet(tmp_path / "v.otdet")
+    with bz2.open(path, "rt") as handle:
+        content = json.load(handle)
+    change(content)
+    with bz2.open(path, "wt") as handle:
+        json.dump(content, handle)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(data=[]), "not an .otdet file"),
+        (lambda c: c["metadata"].update(detection="yolo"), "not an .otdet file"),
+        (lambda c: c["data"]["3"]["detections"][0].update(w=-5), "a box needs finite numbers"),
+        (lambda c: c["data"]["3"]["detections"][0].update(confidence="high"), "must be numbers"),
+        (lambda c: c["data"]["3"]["detections"][0].pop("class"), "needs a class"),
+        (lambda c: c["data"].update({"x": {"detections": []}}), "'x' is not a frame number"),
+        (lambda c: c["data"].update({"101": {"detections": []}}), "frame 101 is not a frame"),
+        (lambda c: c["data"].update({"5": []}), r"data\['5'\]: a frame is"),
+    ],
+)
+def test_broken_otdet_content_is_a_clear_error(tmp_path, change, message):
+    with pytest.raises(UserError, match=message):
+        read_detections(otdet_content(tmp_path, change), config(), VIDEO)
 
 
 def test_mot_seqinfo_must_describe_the_video(tmp_path):
@@ -174,7 +232,7 @@ def test_a_cyclist_box_is_its_own_bicycle_and_persons_pair_as_detected(tmp_path)
             "3,-1,95,240,50,70,0.7,bicycle",
         ],
     )
-    table = import_detections(path, ImportConfig(format="mot", files="{stem}.txt"), "v", VIDEO)
+    table, _ = import_detections(path, ImportConfig(format="mot", files="{stem}.txt"), "v", VIDEO)
     rows = table.to_pylist()
     assert [r["class_name"] for r in rows] == ["cyclist", "person", "bicycle"]
     assert rows[0]["bicycle_detection_id"] == rows[0]["detection_id"]  # its own box
@@ -217,11 +275,26 @@ def test_an_import_needs_a_filter_score_and_files_per_video():
         pipeline({"format": "csv", "files": "{stem}.csv"}, {"score_min": 0.5})
 
 
-def test_imported_cyclists_are_riders_unless_the_filter_says_otherwise():
+def test_imported_cyclists_are_riders_and_a_filter_that_would_drop_them_is_refused():
     made = pipeline({"format": "otdet", "files": "{stem}.otdet"}, {"score_min": 0.5})
     assert made.filter.classes == ("person", "cyclist")
     assert made.detect.file_for("v", "/x/v.mp4") == Path("v.otdet")  # type: ignore[union-attr]
-    chosen = pipeline(
-        {"format": "otdet", "files": "{stem}.otdet"}, {"score_min": 0.5, "classes": ["person"]}
+    with pytest.raises(ValueError, match="add it: classes = \\['person', 'cyclist'\\]"):
+        pipeline(
+            {"format": "otdet", "files": "{stem}.otdet"}, {"score_min": 0.5, "classes": ["person"]}
+        )
+    no_cyclists = pipeline(
+        {"format": "otdet", "files": "{stem}.otdet", "class_map": {"pedestrian": "person"}},
+        {"score_min": 0.5, "classes": ["person"]},
     )
-    assert chosen.filter.classes == ("person",)
+    assert no_cyclists.filter.classes == ("person",)
+
+
+def test_a_cyclist_box_is_not_held_to_the_riders_aspect_ratio():
+    side_on = np.array([[100, 100, 220, 200]], np.float32)  # w/h 1.2: rider and bicycle
+    rule = FilterConfig(score_min=0.5, max_aspect_ratio=0.75, min_width_px=10)
+    whole = Roi(shapely.box(0, 0, 800, 600), 800, 600)
+    for name, reason in (("cyclist", None), ("person", "aspect_ratio")):
+        found = Detections(side_on, np.array([0.9], np.float32), np.array([name], dtype=object))
+        config = rule.model_copy(update={"classes": ("person", "cyclist")})
+        assert drop_reasons(found, whole, config).tolist() == [reason]

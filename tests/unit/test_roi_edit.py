@@ -33,7 +33,6 @@ def frame() -> CameraFrame:
         "cam1",
         "v",
         0,
-        10,
         np.zeros((300, 400, 3), np.uint8),
         detections,
         detections.xyxy,
@@ -112,3 +111,25 @@ def test_the_editor_starts_from_the_file_scaled_to_the_frame(tmp_path):
     assert "not a simple polygon" in start["problem"]
     path.write_text("{not json")
     assert "not valid JSON" in roi_edit.existing(config, "cam1", 400, 300)["problem"]
+    # a size of 0 is one of the problems the editor exists to fix: shown, not a crash
+    path.write_text(json.dumps({"image_width": 0, "image_height": 600, "include": [SQUARE]}))
+    broken = roi_edit.existing(config, "cam1", 400, 300)
+    assert "positive integers" in broken["problem"] and broken["include"] == [SQUARE]
+
+
+def test_saved_points_are_numbers_whatever_json_types_came(tmp_path):
+    config = pipeline(tmp_path)
+    as_text = [[str(x), str(y)] for x, y in SQUARE]
+    path = roi_edit.save(config, "cam1", {"include": [as_text]}, 400, 300)
+    assert json.loads(path.read_text())["include"] == [[[float(x), float(y)] for x, y in SQUARE]]
+
+
+def test_an_app_beyond_localhost_always_needs_a_token():
+    from cyclist_dataset.errors import UserError
+    from cyclist_dataset.web.server import required_token
+
+    assert required_token("127.0.0.1", None) is None
+    assert len(required_token("0.0.0.0", None) or "") >= 16  # a random one
+    assert required_token("0.0.0.0", "given") == "given"
+    with pytest.raises(UserError, match="must not be empty"):
+        required_token("0.0.0.0", " ")

@@ -181,11 +181,11 @@ def import_detections(
     video_id: str,
     video: imported.VideoShape,
     sampled: Collection[int] | None = None,
-) -> pa.Table:
-    """The raw detections table of one video from another tool's file (``imported``); the
-    `model` column names the file and the model it declares. ``sampled``: the frames the other
-    tool ran on (with ``sample_fps``); a box in any other frame is an error. Timestamps are
-    index / fps, as for decoded frames."""
+) -> tuple[pa.Table, imported.ImportedDetections]:
+    """The raw detections table of one video from another tool's file (``imported``), and what
+    the file said; the `model` column names the file and the model it declares. ``sampled``: the
+    frames the other tool ran on (with ``sample_fps``); a box in any other frame is an error.
+    Timestamps are index / fps, as for decoded frames."""
     found = imported.read_detections(path, config, video)
     if sampled is not None:
         outside = sorted(set(found.frames) - set(sampled))
@@ -197,4 +197,4 @@ def import_detections(
     table = _Table(config.pairing_min_overlap)
     for index, boxes in found.frames.items():
         table.add(index, index / video.fps, boxes)
-    return table.table(video_id, found.source)
+    return table.table(video_id, found.source), found

@@ -27,6 +27,7 @@ import configparser
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,6 @@ import numpy as np
 from cyclist_dataset.core.config import ImportConfig
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.hashing import sha256_of
 
 # otdet versions and where their x/y point (see the module docstring)
 OTDET_CENTRE = {(1, 0)}
@@ -61,7 +61,11 @@ class ImportedDetections:
 
     frames: dict[int, Detections]  # only frames with at least one mapped box
     source: str  # the file's name and, where the file declares one, the model: the `model` column
-    sha256: str
+    left_out: dict[str, int]  # boxes per class that `class_map` does not name
+
+
+# A box as read: 0-based frame index, source class (None: a MOT line without one), score, xyxy.
+Row = tuple[int, str | None, float, list[float]]
 
 
 def import_file(config: ImportConfig, video_id: str, source_name: str) -> Path:
@@ -78,74 +82,106 @@ def import_file(config: ImportConfig, video_id: str, source_name: str) -> Path:
 def read_detections(path: Path, config: ImportConfig, video: VideoShape) -> ImportedDetections:
     """The file's boxes, mapped to roles and checked against the video."""
     if config.format == "mot":
-        frames, declared = _read_mot(path, config, video), None
+        rows, declared = _read_mot(path, video), None
     else:
-        frames, declared = _read_otdet(path, config, video)
+        rows, declared = _read_otdet(path, video)
+    _check_boxes(path, rows, video)
+    frames, left_out = _mapped(path, config, rows)
     # MOTChallenge names every file det.txt: its sequence folder says which one it is.
     name = "/".join(path.parts[-3:]) if path.name == "det.txt" else path.name
     source = f"import:{config.format}:{name}" + (f" ({declared})" if declared else "")
-    return ImportedDetections(frames, source, sha256_of(path))
+    return ImportedDetections(frames, source, left_out)
 
 
 def _mapped(
-    config: ImportConfig, boxes: list[tuple[int, str | None, float, list[float]]]
-) -> dict[int, Detections]:
-    """(frame index, role or None, score, xyxy) rows -> per-frame Detections of the roles above
-    ``score_min``, in file order."""
+    path: Path, config: ImportConfig, rows: list[Row]
+) -> tuple[dict[int, Detections], dict[str, int]]:
+    """Per frame the Detections of the mapped roles at or above ``score_min``, in file order, and
+    how many boxes of each class the map does not name. A file whose boxes all have unnamed
+    classes is an error (a `class_map` that does not fit the file would otherwise give an empty
+    dataset without a word)."""
     by_frame: dict[int, list[tuple[str, float, list[float]]]] = {}
-    for frame, role, score, xyxy in boxes:
-        if role is None or score < config.score_min:
-            continue
-        by_frame.setdefault(frame, []).append((role, score, xyxy))
-    return {
-        frame: Detections(
-            np.asarray([r[2] for r in rows], dtype=np.float32).reshape(-1, 4),
-            np.asarray([r[1] for r in rows], dtype=np.float32),
-            np.asarray([r[0] for r in rows], dtype=object),
-        )
-        for frame, rows in sorted(by_frame.items())
-    }
-
-
-def _check_frame(path: Path, where: str, frame: int, video: VideoShape) -> int:
-    """A 1-based frame number as a 0-based index of the video."""
-    if frame < 1 or frame > video.frame_count + FRAME_COUNT_SLACK:
+    left_out: dict[str, int] = {}
+    for frame, name, score, xyxy in rows:
+        role = config.mot_class if name is None else config.class_map.get(name)
+        if role is None:
+            left_out[str(name)] = left_out.get(str(name), 0) + 1
+        elif score >= config.score_min:
+            by_frame.setdefault(frame, []).append((role, score, xyxy))
+    if rows and len(left_out) and sum(left_out.values()) == len(rows):
         raise UserError(
-            f"{path}{where}: frame {frame} is not a frame of the video (1-{video.frame_count}, "
-            "1-based); is this the file of another video?"
+            f"{path}: none of its classes {sorted(left_out)} is in detect.class_map "
+            f"{sorted(config.class_map)}; map them to person, bicycle or cyclist"
         )
-    return frame - 1
+    frames = {
+        frame: Detections(
+            np.asarray([r[2] for r in found], dtype=np.float32).reshape(-1, 4),
+            np.asarray([r[1] for r in found], dtype=np.float32),
+            np.asarray([r[0] for r in found], dtype=object),
+        )
+        for frame, found in sorted(by_frame.items())
+    }
+    return frames, dict(sorted(left_out.items()))
 
 
-def _read_mot(path: Path, config: ImportConfig, video: VideoShape) -> dict[int, Detections]:
+def _frame_index(path: Path, where: str, value: object, video: VideoShape) -> int:
+    """A 1-based frame number (from a MOT line or an .otdet key) as a 0-based index of the
+    video."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = math.nan
+    if not number.is_integer():
+        raise UserError(f"{path}{where}: frame {value!r} is not a frame number")
+    if not 1 <= number <= video.frame_count:
+        raise UserError(
+            f"{path}{where}: frame {int(number)} is not a frame of the video "
+            f"(1-{video.frame_count}, 1-based); is this the file of another video?"
+        )
+    return int(number) - 1
+
+
+def _box(path: Path, where: str, values: Sequence[object]) -> tuple[float, ...]:
+    """x, y, w, h and the score of a box: finite numbers, w and h > 0."""
+    try:
+        x, y, w, h, score = (float(v) for v in values)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{path}{where}: x, y, w, h and the score must be numbers, got {list(values)}"
+        ) from None
+    if not all(math.isfinite(v) for v in (x, y, w, h, score)) or w <= 0 or h <= 0:
+        raise UserError(
+            f"{path}{where}: a box needs finite numbers and w, h > 0, got {list(values)}"
+        )
+    return x, y, w, h, score
+
+
+def _read_mot(path: Path, video: VideoShape) -> list[Row]:
     _check_seqinfo(path, video)
-    rows = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, line in enumerate(csv.reader(handle), start=1):
-            if not line or not "".join(line).strip():
-                continue
-            where = f", line {number}"
-            if len(line) < 7:
-                raise UserError(
-                    f"{path}{where}: {len(line)} columns; a MOT detection line is "
-                    "frame,-1,x,y,w,h,score[,class]"
-                )
-            try:
-                frame = int(float(line[0]))
-                x, y, w, h, score = (float(v) for v in line[2:7])
-            except ValueError:
-                raise UserError(
-                    f"{path}{where}: {','.join(line)!r}: frame, x, y, w, h and score must be "
-                    "numbers"
-                ) from None
-            if not all(math.isfinite(v) for v in (x, y, w, h, score)) or w <= 0 or h <= 0:
-                raise UserError(f"{path}{where}: a box needs finite numbers and w, h > 0")
-            raw_class = line[7].strip() if len(line) > 7 else ""
-            role = config.mot_class if raw_class in ("", "-1") else config.class_map.get(raw_class)
-            index = _check_frame(path, where, frame, video)
-            rows.append((index, role, score, [x, y, x + w, y + h]))
-    _check_boxes(path, rows, video)
-    return _mapped(config, rows)
+    rows: list[Row] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            lines = list(csv.reader(handle))
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{path}: not a text file; a MOT detection file has lines "
+            "frame,-1,x,y,w,h,score[,class] (is detect.format right?)"
+        ) from None
+    for number, line in enumerate(lines, start=1):
+        if not line or not "".join(line).strip():
+            continue
+        where = f", line {number}"
+        if len(line) < 7:
+            raise UserError(
+                f"{path}{where}: {len(line)} columns; a MOT detection line is "
+                "frame,-1,x,y,w,h,score[,class]"
+            )
+        index = _frame_index(path, where, line[0].strip(), video)
+        x, y, w, h, score = _box(path, where, line[2:7])
+        raw_class = line[7].strip() if len(line) > 7 else ""
+        name = None if raw_class in ("", "-1") else raw_class
+        rows.append((index, name, score, [x, y, x + w, y + h]))
+    return rows
 
 
 def _check_seqinfo(path: Path, video: VideoShape) -> None:
@@ -167,7 +203,7 @@ def _check_seqinfo(path: Path, video: VideoShape) -> None:
             float(info["frameRate"]),
             int(info["seqLength"]),
         )
-    except (configparser.Error, KeyError, ValueError) as exc:
+    except (configparser.Error, KeyError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(
             f"{ini}: not a MOTChallenge seqinfo.ini ([Sequence] with imWidth, imHeight, "
             f"frameRate, seqLength): {exc}"
@@ -193,7 +229,7 @@ def _check_shape(path: Path, declared: VideoShape, video: VideoShape) -> None:
         )
 
 
-def _check_boxes(path: Path, rows: list, video: VideoShape) -> None:
+def _check_boxes(path: Path, rows: list[Row], video: VideoShape) -> None:
     """Boxes far outside the frame mean the file is another video's, or normalized."""
     if not rows:
         return
@@ -224,9 +260,7 @@ def _otdet_version(path: Path, raw: object) -> tuple[int, int]:
     return major, minor
 
 
-def _read_otdet(
-    path: Path, config: ImportConfig, video: VideoShape
-) -> tuple[dict[int, Detections], str | None]:
+def _read_otdet(path: Path, video: VideoShape) -> tuple[list[Row], str | None]:
     try:
         with bz2.open(path, "rt", encoding="utf-8") as handle:
             content = json.load(handle)
@@ -234,57 +268,48 @@ def _read_otdet(
         raise UserError(f"{path}: not a bz2-compressed .otdet file: {exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: the decompressed file is not JSON: {exc}") from None
+    needed = (
+        "an object with metadata (otdet_version; video with width, height, recorded_fps, "
+        "number_of_frames) and data (frames)"
+    )
     try:
         metadata, data = content["metadata"], content["data"]
-        version = _otdet_version(path, metadata["otdet_version"])
         meta_video = metadata["video"]
+        detection = metadata.get("detection", {})
+        if not all(isinstance(v, dict) for v in (data, meta_video, detection)):
+            raise TypeError("metadata.video, metadata.detection and data must be objects")
+        version = _otdet_version(path, metadata["otdet_version"])
         declared = VideoShape(
             int(meta_video["width"]),
             int(meta_video["height"]),
             float(meta_video["recorded_fps"]),
             int(meta_video["number_of_frames"]),
         )
-        detection = metadata.get("detection", {})
-        normalized = bool(detection.get("normalized_bbox", False))
-        model = detection.get("model", {})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(
-            f"{path}: not an .otdet file (metadata.otdet_version, metadata.video.width, height, "
-            f"recorded_fps, number_of_frames and data are needed): missing or wrong {exc}"
-        ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: not an .otdet file ({needed}): {exc}") from None
     _check_shape(path, declared, video)
     centre = version in OTDET_CENTRE
+    normalized = bool(detection.get("normalized_bbox", False))
     sx, sy = (video.width, video.height) if normalized else (1, 1)
-    rows = []
+    rows: list[Row] = []
     for key, frame_data in data.items():
         where = f", data[{key!r}]"
-        try:
-            frame = int(key)
-            detections = frame_data["detections"]
-            boxes = [
-                (
-                    str(d["class"]),
-                    float(d["confidence"]),
-                    float(d["x"]),
-                    float(d["y"]),
-                    float(d["w"]),
-                    float(d["h"]),
-                )
-                for d in detections
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(
-                f"{path}{where}: each frame needs detections with class, confidence, x, y, w, "
-                f"h: {exc}"
-            ) from None
-        index = _check_frame(path, where, frame, video)
-        for name, score, x, y, w, h in boxes:
+        index = _frame_index(path, where, key, video)
+        detections = frame_data.get("detections") if isinstance(frame_data, dict) else None
+        if not isinstance(detections, list) or not all(isinstance(d, dict) for d in detections):
+            raise UserError(f'{path}{where}: a frame is {{"detections": [{{...}}, ...]}}')
+        for n, found in enumerate(detections):
+            at = f"{where}.detections[{n}]"
+            if "class" not in found:
+                raise UserError(f"{path}{at}: a detection needs a class")
+            x, y, w, h, score = _box(
+                path, at, [found.get(k) for k in ("x", "y", "w", "h", "confidence")]
+            )
             if centre:
                 x, y = x - w / 2, y - h / 2
             x, y, w, h = x * sx, y * sy, w * sx, h * sy
-            rows.append((index, config.class_map.get(name), score, [x, y, x + w, y + h]))
+            rows.append((index, str(found["class"]), score, [x, y, x + w, y + h]))
     rows.sort(key=lambda r: r[0])  # JSON object order is the writer's; frames in time order
-    _check_boxes(path, rows, video)
+    model = detection.get("model")
     named = [model.get(key) for key in ("name", "weights")] if isinstance(model, dict) else []
-    declared_model = " ".join(str(v) for v in named if v) or None
-    return _mapped(config, rows), declared_model
+    return rows, " ".join(str(v) for v in named if v) or None

@@ -20,8 +20,9 @@ let selected = null; // { polygon, point } (point: index or null)
 let dragging = null; // { polygon, point }
 let checked = { problems: [], boxes: [], roi_checked: false };
 let saved = true;
-let checkTimer = null;
-let checkSerial = 0;
+let checkTimer = null; // a check waiting to be sent (edits within 150 ms make one)
+let sent = 0; // serial of the last check sent
+let answered = 0; // serial of the check `checked` holds
 
 function say(text, kind) {
   message.textContent = text;
@@ -81,11 +82,15 @@ function render() {
       const vertex = element("circle", { cx: point[0], cy: point[1], r: 6, class: "vertex" + (isSelected ? " selected" : "") }, svg);
       vertex.addEventListener("mousedown", (event) => {
         event.stopPropagation();
-        if (polygon === drawing && index === 0 && polygon.points.length >= 3) {
-          close();
+        if (drawing) {
+          if (polygon === drawing && index === 0 && polygon.points.length >= 3) {
+            close();
+          } else {
+            drawing.points.push(toImage(event)); // a point on another polygon's corner
+            render();
+          }
           return;
         }
-        if (drawing) return;
         selected = { polygon, point: index };
         dragging = { polygon, point: index };
         render();
@@ -108,7 +113,8 @@ function render() {
 }
 
 function pending() {
-  return checkTimer !== null;
+  // Save waits for the verdict on exactly the polygons drawn
+  return checkTimer !== null || answered !== sent;
 }
 
 function drawn() {
@@ -127,7 +133,10 @@ function changed() {
 
 function scheduleCheck() {
   clearTimeout(checkTimer);
-  checkTimer = setTimeout(runCheck, 150);
+  checkTimer = setTimeout(() => {
+    checkTimer = null;
+    runCheck();
+  }, 150);
   render();
 }
 
@@ -143,17 +152,17 @@ async function post(url, body) {
 }
 
 async function runCheck() {
-  const serial = ++checkSerial;
+  const serial = ++sent;
+  let answer;
   try {
-    const answer = await post(`/api/roi/${state.camera}/check`, { video: state.video, frame: state.frame, ...drawn() });
-    if (serial !== checkSerial) return; // a newer check is on its way
-    checked = answer;
-    checkTimer = null;
-    document.body.dataset.checked = String(serial);
+    answer = await post(`/api/roi/${state.camera}/check`, { video: state.video, frame: state.frame, ...drawn() });
   } catch (error) {
-    checkTimer = null;
-    say(String(error.message || error), "error");
+    answer = { problems: [String(error.message || error)], boxes: [], roi_checked: false };
   }
+  if (serial !== sent) return; // a newer check is on its way: only its verdict counts
+  checked = answer;
+  answered = serial;
+  document.body.dataset.checked = String(serial);
   render();
 }
 
@@ -216,7 +225,7 @@ function deleteSelected() {
 async function save() {
   if (saveButton.disabled) return;
   try {
-    const answer = await post(`/api/roi/${state.camera}`, { width: state.width, height: state.height, ...drawn() });
+    const answer = await post(`/api/roi/${state.camera}`, { video: state.video, ...drawn() });
     saved = true;
     say(`saved ${answer.saved}`, "ok");
   } catch (error) {
