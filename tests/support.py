@@ -91,14 +91,14 @@ class AppServer:
             cwd=REPO,
         )
         assert self.process.stdout is not None
-        output = []
+        self.output: list[str] = []  # what it printed up to the URL
         for line in self.process.stdout:
-            output.append(line)
+            self.output.append(line)
             found = re.search(rf"open (http://\S+?){re.escape(path)}", line)
             if found:
                 self.url = found.group(1)
                 return
-        raise AssertionError("the server did not start:\n" + "".join(output))
+        raise AssertionError("the server did not start:\n" + "".join(self.output))
 
     def kill(self) -> None:
         """No shutdown: as if the machine lost power."""
