@@ -74,6 +74,18 @@ def write_text(target: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_if_changed(target: Path, data: bytes) -> bool:
+    """``write_bytes``, unless the file already holds exactly these bytes: a rerun with nothing
+    new changes no file. Returns whether it wrote."""
+    try:
+        if target.is_file() and target.read_bytes() == data:
+            return False
+    except OSError:  # unreadable: write it anew
+        pass
+    write_bytes(target, data)
+    return True
+
+
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Build a folder under a hidden temporary name beside ``target``; it becomes ``target`` only

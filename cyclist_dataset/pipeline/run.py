@@ -15,7 +15,7 @@ from pathlib import Path
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.errors import UserError
 from cyclist_dataset.io import progress
-from cyclist_dataset.io.atomic import write_text
+from cyclist_dataset.io.atomic import write_if_changed
 from cyclist_dataset.pipeline.executors import Executor, LocalExecutor
 from cyclist_dataset.pipeline.unit import STAGE_NAMES, context_for
 
@@ -81,8 +81,7 @@ def _record_location(path: Path, config: PipelineConfig) -> None:
     """Keep the location's settings in the workspace; a rerun with the same ones writes nothing
     (a run with nothing to do changes no file)."""
     text = json.dumps(location_settings(config), indent=2, sort_keys=True) + "\n"
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        write_text(path, text)
+    write_if_changed(path, text.encode("utf-8"))
 
 
 def location_settings(config: PipelineConfig) -> dict:

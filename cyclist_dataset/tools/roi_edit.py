@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from cyclist_dataset.core.config import FilterConfig, PipelineConfig
 from cyclist_dataset.core.roi import Roi, parse_roi, roi_problems
 from cyclist_dataset.errors import RoiError, UserError
@@ -102,7 +100,6 @@ def check(frame: CameraFrame, drawn: dict, filter_config: FilterConfig) -> dict:
         "problems": problems,
         "boxes": boxes,
         "roi_checked": roi is not None,
-        "kept": int(np.sum([b["reason"] is None for b in boxes])),
         "share": share,
     }
 

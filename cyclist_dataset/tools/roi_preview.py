@@ -9,7 +9,13 @@ import shapely
 from cyclist_dataset.core.config import PipelineConfig
 from cyclist_dataset.core.detections import Detections
 from cyclist_dataset.core.roi import Roi, load_roi
-from cyclist_dataset.tools.frames import camera_frame, frame_anonymizer, seal, shown_frame
+from cyclist_dataset.tools.frames import (
+    FrameModels,
+    camera_frame,
+    frame_anonymizer,
+    seal,
+    shown_frame,
+)
 
 KEPT = (0, 200, 0)  # BGR
 DROPPED = (0, 0, 230)
@@ -74,17 +80,22 @@ def preview_frame(
     frame_index: int,
     raw: bool = False,
     image_format: str = "png",
+    models: FrameModels | None = None,
 ) -> tuple[bytes, Detections, np.ndarray]:
     """One real frame of a camera with the ROI and the pipeline's boxes drawn, encoded as
     ``image_format``, and per box the filter's verdict. Every detected person is blurred and the
     drawn frame is sealed (audited as written); ``raw``: the recorded frame, for an explicit
-    request only."""
-    frame = camera_frame(config, camera, video_id, frame_index)
+    request only. ``models``: loaded ``frame_models`` to reuse (the run report, per camera)."""
+    frame = camera_frame(config, camera, video_id, frame_index, models)
     if frame.roi is None:
         load_roi(config.roi_path(camera))  # raises the file's problem
     assert frame.roi is not None
-    anonymizer = frame_anonymizer(config.anonymize, image_format)
-    image = frame.image if raw else shown_frame(frame, config)
+    # the loaded models' anonymizer seals JPEG; another format needs its own
+    if models is not None and models.anonymizer.extension == image_format:
+        anonymizer = models.anonymizer
+    else:
+        anonymizer = frame_anonymizer(config.anonymize, image_format)
+    image = frame.image if raw else shown_frame(frame, config, models)
     drawn = draw_preview(image, frame.roi, frame.detections, frame.reasons)
     if raw:
         data = anonymizer.encode(drawn)

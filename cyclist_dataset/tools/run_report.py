@@ -27,9 +27,7 @@ from markupsafe import Markup
 
 from cyclist_dataset._version import __version__
 from cyclist_dataset.core.config import PipelineConfig
-from cyclist_dataset.core.roi import load_roi
-from cyclist_dataset.errors import UserError
-from cyclist_dataset.io.atomic import write_bytes
+from cyclist_dataset.io.atomic import write_if_changed
 from cyclist_dataset.io.workspace import (
     COMPUTE_SECONDS,
     STAGE_OUTPUT,
@@ -40,7 +38,7 @@ from cyclist_dataset.pipeline.run import RunReport
 from cyclist_dataset.stages.filter import DROP_REASONS
 from cyclist_dataset.tools import frames
 from cyclist_dataset.tools.report import MANIFESTS, drops, summary
-from cyclist_dataset.tools.roi_preview import draw_preview
+from cyclist_dataset.tools.roi_preview import preview_frame
 
 PAGE = "index.html"
 STAGES = tuple(STAGE_OUTPUT)  # pipeline order
@@ -462,14 +460,9 @@ def roi_overlays() -> OverlayMaker:
     def make(config: PipelineConfig, camera: str) -> bytes:
         nonlocal models
         models = models or frames.frame_models(config)
-        frame = frames.camera_frame(config, camera, models=models)
-        if frame.roi is None:
-            load_roi(config.roi_path(camera))  # raises the file's problem
-            raise UserError(f"the ROI file {config.roi_path(camera)} is missing or invalid")
-        shown = frames.shown_frame(frame, config, models)
-        drawn = draw_preview(shown, frame.roi, frame.detections, frame.reasons)
-        # what is written is audited as written, the drawing included
-        return frames.seal(drawn, models.anonymizer, f"the overlay of {camera}")
+        # `roi preview`'s image of the camera's first frame (the drawing audited as written)
+        data, _, _ = preview_frame(config, camera, None, 0, image_format="jpg", models=models)
+        return data
 
     return make
 
@@ -492,7 +485,7 @@ def _overlays(report: Report, config: PipelineConfig, make: OverlayMaker) -> Non
                 target.unlink(missing_ok=True)
                 camera.overlay_note = f"no ROI overlay: {exc}"
                 continue
-            _write_if_changed(target, data)
+            write_if_changed(target, data)
             camera.overlay = urllib.parse.quote(target.relative_to(folder).as_posix())
 
 
@@ -504,18 +497,8 @@ def write_report(
     report = build(config, run)
     _overlays(report, config, overlay or roi_overlays())
     target = Workspace(config.workspace).report_folder() / PAGE
-    _write_if_changed(target, render(report).encode("utf-8"))
+    write_if_changed(target, render(report).encode("utf-8"))
     return target
-
-
-def _write_if_changed(target: Path, data: bytes) -> None:
-    """Atomically, and only if the bytes differ: a rerun with nothing new changes no file."""
-    try:
-        if target.is_file() and target.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    write_bytes(target, data)
 
 
 def remove_report(root: Path) -> None:

@@ -108,7 +108,7 @@ def _mapped(
             left_out[str(name)] = left_out.get(str(name), 0) + 1
         elif score >= config.score_min:
             by_frame.setdefault(frame, []).append((role, score, xyxy))
-    if rows and len(left_out) and sum(left_out.values()) == len(rows):
+    if rows and sum(left_out.values()) == len(rows):
         raise UserError(
             f"{path}: none of its classes {sorted(left_out)} is in detect.class_map "
             f"{sorted(config.class_map)}; map them to person, bicycle or cyclist"
